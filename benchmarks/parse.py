@@ -1,0 +1,97 @@
+"""Benchmark `osla parse`: lines/s and peak RSS on a corpus-derived file, against `grep -c ''`.
+
+Builds a file of at least --lines lines by repeating whole real corpus files (so
+tracebacks stay intact), then runs `osla parse FILE -o /dev/null` on one core
+(taskset) twice, at N and 2N lines, to show that memory does not grow with the input.
+
+    .venv/bin/python benchmarks/parse.py [--lines 1000000] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("OSLA_CORPUS", ROOT.parent / "shared" / "corpus"))
+SOURCES = [  # a mix of eras and shapes: TRACE tracebacks, access lines, DEBUG suffixes, Zed-style contexts
+    "uforia-OpenStackForensics/var/log/nova/nova-api.log",
+    "uforia-OpenStackForensics/var/log/nova/nova-compute.log",
+    "uforia-OpenStackForensics/var/log/cinder/cinder-api.log",
+    "os-loganalyze/screen-q-svc.txt.gz",
+    "os-loganalyze/screen-n-api.txt.gz",
+    "os-log-merger-live-migration/hp-ms-01-c29/var/log/neutron/server.log",
+    "os-log-merger-live-migration/hp-ms-01-c29/var/log/nova/nova-conductor.log",
+    "loghub/OpenStack_2k.log",
+    "ParisaKalaki-openstack-logs/openstack-vm-destroy-immediately-after-create.log.gz",
+]
+
+
+def corpus_bytes() -> bytes:
+    chunks = []
+    for rel in SOURCES:
+        path = CORPUS / rel
+        data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        chunks.append(data if data.endswith(b"\n") else data + b"\n")
+    return b"".join(chunks)
+
+
+def build(path: Path, lines: int) -> int:
+    block = corpus_bytes()
+    per_block = block.count(b"\n")
+    repeats = -(-lines // per_block)
+    with open(path, "wb") as fh:
+        for _ in range(repeats):
+            fh.write(block)
+    return repeats * per_block
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = ap.parse_args()
+    osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    tmp = Path(tempfile.mkdtemp(prefix="osla-bench-"))
+    try:
+        print(f"osla parse benchmark (python {sys.version.split()[0]}, one core{'' if pin else ' not pinned'})")
+        for factor in (1, 2):
+            path = tmp / f"bench-{factor}.log"
+            n = build(path, args.lines * factor)
+            size = path.stat().st_size
+            grep_s = timed(pin + ["grep", "-c", "", str(path)])
+            # a fresh process per run so ru_maxrss is this run's peak
+            probe = [sys.executable, "-c",
+                     "import resource,subprocess,sys;"
+                     "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True);"
+                     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]
+            start = time.perf_counter()
+            out = subprocess.run(probe + pin + [osla, "parse", str(path), "-o", os.devnull],
+                                 capture_output=True, text=True, check=True)
+            parse_s = time.perf_counter() - start
+            rss_mib = int(out.stdout.strip()) / 1024
+            print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB): osla parse {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s, "
+                  f"peak RSS {rss_mib:6.1f} MiB | grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s "
+                  f"| osla/grep time {parse_s / grep_s:5.1f}x")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

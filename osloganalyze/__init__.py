@@ -1,0 +1,3 @@
+"""osloganalyze (osla): log centralization and troubleshooting for OpenStack clouds."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""``osla parse``: log files in, one JSON event per line out."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..output import JsonLinesWriter
+from ..parse import Stats, parse_paths
+from ..parse.timestamps import BadTimeZone, zone
+from ..sources.local import SourceError
+from .common import Failure, Progress
+
+
+@click.command("parse")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write events here instead of stdout.")
+@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (IANA name).")
+@click.option("--host", help="host.name for every event (default: the bundle folder, or this host for /var/log).")
+@click.option("--year", type=int, help="Year for syslog dates that carry none (default: the file's modification year).")
+@click.option("--json-summary", is_flag=True, help="Print the summary on stderr as one JSON object.")
+def parse_command(paths, output, tz, host, year, json_summary):
+    """Parse oslo.log files (and access logs, journald dumps) into events.
+
+    PATH is a file, a folder (walked for *.log, *.txt and their rotations,
+    .gz included), or - for standard input. Events are JSON objects, one per
+    line, with the fields of osloganalyze.schema. A summary goes to stderr.
+
+    \b
+    Examples:
+      osla parse /var/log/nova/nova-compute.log
+      osla parse bundle/ -o events.jsonl        # bundle/<host>/var/log/...
+      journalctl -u devstack@n-cpu | osla parse -
+    """
+    try:
+        zone(tz)
+    except BadTimeZone as exc:
+        raise Failure(str(exc)) from None
+    stats = Stats()
+    progress = Progress("parsing")
+    try:
+        with JsonLinesWriter(output) as writer:
+            for event in parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats):
+                writer.write(event)
+                progress.tick()
+    except SourceError as exc:
+        raise Failure(str(exc)) from None
+    except BrokenPipeError:
+        sys.stderr.close()  # reader went away (| head): not an error
+        return
+    except OSError as exc:
+        raise Failure(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        progress.done()
+    _summary(stats, progress.elapsed, json_summary)
+    if stats.errors:
+        sys.exit(1)
+
+
+def _summary(stats: Stats, elapsed: float, as_json: bool) -> None:
+    data = stats.as_dict()
+    data["seconds"] = round(elapsed, 3)
+    if as_json:
+        click.echo(json.dumps(data), err=True)
+        return
+    nonblank = stats.lines - stats.blank
+    covered = 100.0 * (nonblank - stats.unparsed) / nonblank if nonblank else 100.0
+    click.echo(f"osla parse: {stats.files} files, {stats.lines:,} lines, {stats.events:,} events, "
+               f"{stats.unparsed:,} unparsed lines ({covered:.2f}% of non-blank lines parsed) "
+               f"in {elapsed:.1f}s", err=True)
+    for example in stats.unparsed_examples:
+        click.echo(f"  unparsed {example[0]}:{example[1]}: {example[2][:120]}", err=True)
+    for error in stats.errors:
+        click.echo(f"osla: warning: {error}", err=True)

@@ -1,0 +1,60 @@
+"""sources -> parse -> events: turn log files into schema events (see :mod:`osloganalyze.schema`)."""
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from .. import schema
+from ..sources.local import LogFile, discover, read_lines
+from .lines import LineParser
+from .records import Grouper, Stats
+from .timestamps import TimeConverter
+
+__all__ = ["parse_paths", "parse_file", "parse_text", "Stats"]
+
+
+def parse_paths(paths: list[str], *, tz: str = "UTC", host: str | None = None, year: int | None = None,
+                stats: Stats | None = None) -> Iterator[dict]:
+    """Events from every log file under ``paths``, file by file, in reading order."""
+    stats = stats if stats is not None else Stats()
+    for logfile in discover(paths, host=host):
+        yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+
+
+def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
+               stats: Stats | None = None) -> Iterator[dict]:
+    stats = stats if stats is not None else Stats()
+    stats.files += 1
+    if year is None:
+        mtime = logfile.mtime()
+        year = datetime.fromtimestamp(mtime, timezone.utc).year if mtime else None
+    try:
+        handle = logfile.open()
+    except OSError as exc:
+        stats.errors.append(f"{logfile.path}: {exc.strerror or exc}")
+        return
+    try:
+        yield from _events(read_lines(handle), logfile, TimeConverter(tz, year), stats)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        stats.errors.append(f"{logfile.path}: read failed: {exc}")
+    finally:
+        if logfile.path != "-":
+            handle.close()
+
+
+def parse_text(text: str, *, path: str = "<text>", host: str | None = None, service: str | None = None,
+               tz: str = "UTC", year: int | None = None, stats: Stats | None = None) -> list[dict]:
+    """Events of a string of log lines (tests, snippets, a pasted excerpt)."""
+    stats = stats if stats is not None else Stats()
+    lines = read_lines(io.BytesIO(text.encode("utf-8", "surrogateescape")))
+    return list(_events(lines, LogFile(path, host, service), TimeConverter(tz, year), stats))
+
+
+def _events(lines: Iterable[tuple[int, int, str]], logfile: LogFile, times: TimeConverter,
+            stats: Stats) -> Iterator[dict]:
+    base = {schema.LOG_FILE_PATH: logfile.path, schema.HOST_NAME: logfile.host,
+            schema.SERVICE_NAME: logfile.service}
+    yield from Grouper(LineParser(times), base, stats, logfile.path).run(lines)

@@ -1,0 +1,106 @@
+"""Grok patterns from ``parsers/grok`` expanded by pygrok into plain regexes.
+
+pygrok does the grok part (``%{NAME:capture}`` expansion over its base library plus
+our files). We compile the expansion with the standard ``re`` module, which is
+2-3x faster than ``regex`` here; so patterns must not repeat a capture name (use
+the ``__tag`` suffix, see :mod:`osloganalyze.schema`). The Fluentd generator reads
+the same expansions, so both parsers share one source.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from pygrok import Grok
+
+from . import schema
+from .resources import data_dir
+
+_DEFINITION = re.compile(r"^([A-Z][A-Z0-9_]*)\s+(.+)$")
+_CAPTURE = re.compile(r"\(\?P<(\w+)>")
+
+
+class PatternLibrary:
+    """The named patterns of one grok folder."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = Path(directory) if directory else data_dir("parsers") / "grok"
+        self.names = self._own_names()
+
+    def _own_names(self) -> list[str]:
+        names = []
+        for path in sorted(self.directory.glob("*.grok")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                m = _DEFINITION.match(line)
+                if m:
+                    names.append(m.group(1))
+        return names
+
+    @functools.lru_cache(maxsize=None)
+    def expand(self, name: str) -> str:
+        """The regex string the pattern ``name`` expands to."""
+        if name not in self.names:
+            raise KeyError(f"no grok pattern {name!r} in {self.directory}")
+        return Grok("%{" + name + "}", custom_patterns_dir=str(self.directory)).regex_obj.pattern
+
+    @functools.lru_cache(maxsize=None)
+    def compile(self, name: str) -> re.Pattern:
+        """The pattern compiled for matching: pygrok wraps every %{NAME} reference in a
+        capturing group; those become non-capturing (same matches, ~10% faster)."""
+        return re.compile(uncapture(self.expand(name)))
+
+    def captures(self, name: str) -> list[str]:
+        return _CAPTURE.findall(self.expand(name))
+
+
+def uncapture(regex: str) -> str:
+    """Turn unnamed capturing groups '(...)' into non-capturing '(?:...)'."""
+    out = []
+    i, n = 0, len(regex)
+    in_class = False
+    while i < n:
+        c = regex[i]
+        if c == "\\":
+            out.append(regex[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            for literal in ("^", "]"):  # '[^]...]' and '[]...]' start with a literal
+                if i < n and regex[i] == literal:
+                    out.append(literal)
+                    i += 1
+            continue
+        elif c == "(" and not regex.startswith("(?", i):
+            out.append("(?:")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def check_captures(library: PatternLibrary) -> list[str]:
+    """Problems with capture names: each must be a schema field or a known internal one."""
+    problems = []
+    for name in library.names:
+        for capture in library.captures(name):
+            if capture.startswith("_"):
+                if capture not in schema.INTERNAL_CAPTURES:
+                    problems.append(f"{name}: internal capture {capture!r} is not declared in schema.INTERNAL_CAPTURES")
+                continue
+            try:
+                schema.field_for_capture(capture)
+            except KeyError as exc:
+                problems.append(f"{name}: {exc.args[0]}")
+    return problems
+
+
+@functools.lru_cache(maxsize=None)
+def default_library() -> PatternLibrary:
+    return PatternLibrary()
