@@ -1,13 +1,36 @@
 """The ``osla`` command line: a thin click layer over the library."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
 from .parse import parse_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class OslaGroup(click.Group):
+    """Every error is one line on stderr: 'osla: error: ...', exit status 2 for bad input."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("osla: aborted", err=True)
+            sys.exit(130)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"osla: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"osla: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code if exc.exit_code != 1 else 2)
+
+
+@click.group(cls=OslaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="osla")
 def main():
     """osla - OpenStack log analysis: parse, judge and explain oslo.log logs.

@@ -12,9 +12,6 @@ class Failure(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file=None):
-        click.echo(f"osla: error: {self.format_message()}", err=True)
-
 
 class Progress:
     """Events/s on stderr while work runs, only when stderr is a terminal."""

@@ -37,12 +37,20 @@ def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
         stats.errors.append(f"{logfile.path}: {exc.strerror or exc}")
         return
     try:
-        yield from _events(read_lines(handle), logfile, TimeConverter(tz, year), stats)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        stats.errors.append(f"{logfile.path}: read failed: {exc}")
+        yield from _events(_until_read_error(read_lines(handle), logfile.path, stats), logfile,
+                           TimeConverter(tz, year), stats)
     finally:
         if logfile.path != "-":
             handle.close()
+
+
+def _until_read_error(lines: Iterator[tuple[int, int, str]], path: str, stats: Stats):
+    """The lines, ending (with the error recorded) where the file cannot be read further,
+    so the events read up to there are still completed and emitted."""
+    try:
+        yield from lines
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        stats.errors.append(f"{path}: read failed: {exc}")
 
 
 def parse_text(text: str, *, path: str = "<text>", host: str | None = None, service: str | None = None,

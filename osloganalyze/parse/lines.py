@@ -92,6 +92,8 @@ class LineParser:
             return _BLANK
         if "\x1b" in line:
             line = _ANSI.sub("", line)
+            if not line or line.isspace():
+                return _BLANK
         first = line[0]
         if first.isdigit():
             m = self.oslo.match(line)
@@ -437,10 +439,10 @@ def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
     context = obj.get("context") if isinstance(obj.get("context"), dict) else {}
     for key, name in (("request_id", schema.REQUEST_ID), ("global_request_id", schema.GLOBAL_REQUEST_ID),
                       ("user", schema.USER_ID), ("project_id", schema.PROJECT_ID),
-                      ("project", schema.PROJECT_ID), ("domain", "openstack.domain_id"),
-                      ("user_domain", "openstack.user_domain"), ("project_domain", "openstack.project_domain"),
-                      ("system_scope", "openstack.system_scope"), ("user_name", "openstack.user_name"),
-                      ("project_name", "openstack.project_name"),
+                      ("project", schema.PROJECT_ID), ("domain", schema.DOMAIN_ID),
+                      ("user_domain", schema.USER_DOMAIN), ("project_domain", schema.PROJECT_DOMAIN),
+                      ("system_scope", schema.SYSTEM_SCOPE), ("user_name", schema.USER_NAME),
+                      ("project_name", schema.PROJECT_NAME),
                       ("resource_uuid", schema.INSTANCE_UUID)):
         value = context.get(key)
         if isinstance(value, str) and value not in _NO_VALUE and name not in fields:

@@ -1,0 +1,1 @@
+"""Where events come from: local log trees (the embedded default)."""

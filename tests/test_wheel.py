@@ -1,0 +1,40 @@
+"""The wheel carries parsers/, rules/ and fluentd/ and works outside the repository."""
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_parses_outside_the_repo(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+                   check=True, cwd=tmp_path)
+    (wheel,) = dist.glob("osloganalyze-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, cwd=tmp_path)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    log = work / "nova-api.log"
+    log.write_text("2021-09-25 14:19:47.564 2249 ERROR nova.api.openstack.wsgi [req-adb018d8-afb7-4668-869c-"
+                   "179b90ea5dbf - - - - -] Unexpected exception in API method\n"
+                   "2021-09-25 14:19:47.564 2249 ERROR nova.api.openstack.wsgi Traceback (most recent call last):\n"
+                   "2021-09-25 14:19:47.564 2249 ERROR nova.api.openstack.wsgi ValueError: boom\n")
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc = subprocess.run([str(env_dir / "bin" / "osla"), "parse", "nova-api.log"], cwd=work, env=clean_env,
+                          capture_output=True, text=True, check=True)
+    (event,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert event["error.type"] == "ValueError" and event["service.name"] == "nova-api"
+    where = subprocess.run([str(python), "-c", "import osloganalyze.resources as r;"
+                            "print(r.data_dir('parsers'), r.data_dir('rules'), r.data_dir('fluentd'))"],
+                           cwd=work, env=clean_env, capture_output=True, text=True, check=True).stdout.split()
+    assert all("site-packages/osloganalyze/_data/" in path for path in where), where
+    assert (Path(where[0]) / "grok" / "oslo.grok").is_file()
