@@ -20,23 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("OSLA_CORPUS", ROOT.parent / "shared" / "corpus"))
-SOURCES = [  # a mix of eras and shapes: TRACE tracebacks, access lines, DEBUG suffixes, Zed-style contexts
-    "uforia-OpenStackForensics/var/log/nova/nova-api.log",
-    "uforia-OpenStackForensics/var/log/nova/nova-compute.log",
-    "uforia-OpenStackForensics/var/log/cinder/cinder-api.log",
-    "os-loganalyze/screen-q-svc.txt.gz",
-    "os-loganalyze/screen-n-api.txt.gz",
-    "os-log-merger-live-migration/hp-ms-01-c29/var/log/neutron/server.log",
-    "os-log-merger-live-migration/hp-ms-01-c29/var/log/nova/nova-conductor.log",
-    "loghub/OpenStack_2k.log",
-    "ParisaKalaki-openstack-logs/openstack-vm-destroy-immediately-after-create.log.gz",
-]
+# Every real log file of the corpus, in its natural proportions (snippets/ are left out: they
+# carry annotation lines). Whole files are repeated, so tracebacks stay intact.
+SOURCES = ("loghub/*.log", "ParisaKalaki-openstack-logs/*.log.gz", "os-loganalyze/*.txt", "os-loganalyze/*.gz",
+           "os-log-merger-live-migration/*/var/log/*/*.log", "uforia-OpenStackForensics/var/log/*/*.log")
 
 
 def corpus_bytes() -> bytes:
     chunks = []
-    for rel in SOURCES:
-        path = CORPUS / rel
+    for path in (p for pattern in SOURCES for p in sorted(CORPUS.glob(pattern))):
         data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
         chunks.append(data if data.endswith(b"\n") else data + b"\n")
     return b"".join(chunks)

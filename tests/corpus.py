@@ -14,10 +14,6 @@ LOG_GLOBS = ("loghub/*.log", "ParisaKalaki-openstack-logs/*.log.gz", "os-loganal
              "snippets/*.txt")
 
 
-def available() -> bool:
-    return CORPUS.is_dir()
-
-
 def log_files() -> list[Path]:
     files = []
     for pattern in LOG_GLOBS:

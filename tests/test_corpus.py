@@ -4,11 +4,10 @@ import re
 
 import pytest
 
-from corpus import CORPUS, available, log_files, read_text
+from corpus import CORPUS, log_files, read_text
 from osloganalyze import schema as S
 from osloganalyze.parse import Stats, parse_paths, parse_text
 
-pytestmark = pytest.mark.skipif(not available(), reason="../shared/corpus is not here")
 
 
 def corpus_text(path):

@@ -11,11 +11,10 @@ from collections import defaultdict
 
 import pytest
 
-from corpus import CORPUS, available
+from corpus import CORPUS
 from osloganalyze import schema as S
 from osloganalyze.parse import parse_text
 
-pytestmark = pytest.mark.skipif(not available(), reason="../shared/corpus is not here")
 _PREFIX = re.compile(r"^\S+ \S+ \d+ TRACE \S+ ?(?:\[instance: [0-9a-f-]{36}\] ?)?")
 
 

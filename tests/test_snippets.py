@@ -1,11 +1,10 @@
 """Named cases from ../shared/corpus/snippets: request ids, global ids, error types and messages."""
 import pytest
 
-from corpus import available, snippet_blocks
+from corpus import snippet_blocks
 from osloganalyze import schema as S
 from osloganalyze.parse import parse_text
 
-pytestmark = pytest.mark.skipif(not available(), reason="../shared/corpus is not here")
 
 
 @pytest.fixture(scope="module")

@@ -90,12 +90,7 @@ class TimeConverter:
         parts = text.split()
         if len(parts) != 3:
             return None
-        month = _MONTHS.get(parts[0][:3].lower())
-        if month is None:
-            return None
-        year = self.year or datetime.now(timezone.utc).year
-        clock = parts[2]
-        return self.oslo(f"{year:04d}-{month:02d}-{int(parts[1]):02d} {clock[:8]}{clock[8:]}")
+        return self._calendar(self.year or datetime.now(timezone.utc).year, *parts)
 
     def http(self, text: str) -> str | None:
         """'19/Sep/2021:11:50:55 +0000' (Apache) or '19/Sep/2021 11:50:55' (eventlet, local time)."""
@@ -111,13 +106,15 @@ class TimeConverter:
     def ctime(self, text: str) -> str | None:
         """'Mon Mar 25 15:07:52.252705 2019' (uwsgi, Apache error log)."""
         parts = text.split()
-        if len(parts) != 5:
+        if len(parts) != 5 or not parts[4].isdigit():
             return None
-        month = _MONTHS.get(parts[1][:3].lower())
-        if month is None:
+        return self._calendar(int(parts[4]), *parts[1:4])
+
+    def _calendar(self, year: int, month_name: str, day: str, clock: str) -> str | None:
+        month = _MONTHS.get(month_name[:3].lower())
+        if month is None or not day.isdigit():
             return None
-        clock = parts[3]
-        return self.oslo(f"{parts[4]}-{month:02d}-{int(parts[2]):02d} {clock[:8]}{clock[8:]}")
+        return self.oslo(f"{year:04d}-{month:02d}-{int(day):02d} {clock}")
 
 
 def _with_offset(naive: datetime, offset: str) -> str | None:
