@@ -12,6 +12,7 @@ import argparse
 import gzip
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,8 +46,10 @@ def build(path: Path, lines: int) -> int:
 
 
 def timed(cmd: list[str]) -> float:
+    """Wall time of cmd; its output goes to a pipe (GNU grep stops at the first match when
+    stdout is /dev/null)."""
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
     return time.perf_counter() - start
 
 
@@ -54,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("--runs", type=int, default=3, help="runs per size; the median is printed")
     args = ap.parse_args()
     osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
@@ -64,20 +68,23 @@ def main() -> None:
             path = tmp / f"bench-{factor}.log"
             n = build(path, args.lines * factor)
             size = path.stat().st_size
-            grep_s = timed(pin + ["grep", "-c", "", str(path)])
+            grep_s = statistics.median(timed(pin + ["grep", "-c", "", str(path)]) for _ in range(args.runs))
             # a fresh process per run so ru_maxrss is this run's peak
             probe = [sys.executable, "-c",
                      "import resource,subprocess,sys;"
                      "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True);"
                      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]
-            start = time.perf_counter()
-            out = subprocess.run(probe + pin + [osla, "parse", str(path), "-o", os.devnull],
-                                 capture_output=True, text=True, check=True)
-            parse_s = time.perf_counter() - start
-            rss_mib = int(out.stdout.strip()) / 1024
-            print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB): osla parse {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s, "
-                  f"peak RSS {rss_mib:6.1f} MiB | grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s "
-                  f"| osla/grep time {parse_s / grep_s:5.1f}x")
+            runs = []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                out = subprocess.run(probe + pin + [osla, "parse", str(path), "-o", os.devnull],
+                                     capture_output=True, text=True, check=True)
+                runs.append((time.perf_counter() - start, int(out.stdout.strip()) / 1024))
+            parse_s = statistics.median(r[0] for r in runs)
+            rss_mib = max(r[1] for r in runs)
+            print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB): osla parse {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s "
+                  f"(runs {min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}s), peak RSS {rss_mib:6.1f} MiB "
+                  f"| grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s | osla/grep time {parse_s / grep_s:5.0f}x")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -17,7 +17,7 @@ def dumps(event: dict) -> bytes:
 
 
 class JsonLinesWriter:
-    """Buffered JSON-lines output to a file path or stdout."""
+    """Buffered JSON-lines output to a file path or stdout: ``write_all`` drains an event stream."""
 
     def __init__(self, path: str | None = None):
         self.path = path
@@ -28,14 +28,27 @@ class JsonLinesWriter:
         self._fh = open(self.path, "wb") if self.path else sys.stdout.buffer
         return self
 
-    def write(self, event: dict) -> None:
-        self._buffer.append(dumps(event))
-        if len(self._buffer) >= 512:
-            self.flush()
+    def write_all(self, events, every: int = 1024, progress=None) -> int:
+        """Write every event; call ``progress(n)`` each ``every`` events. Returns the count."""
+        buffer = self._buffer
+        append = buffer.append
+        encode = orjson.dumps if orjson is not None else dumps
+        count = 0
+        for event in events:
+            append(encode(event))
+            if len(buffer) >= every:
+                count += len(buffer)
+                self.flush()
+                if progress is not None:
+                    progress(count)
+        count += len(buffer)
+        self.flush()
+        return count
 
     def flush(self) -> None:
         if self._buffer:
-            self._fh.write(b"\n".join(self._buffer) + b"\n")
+            self._buffer.append(b"")
+            self._fh.write(b"\n".join(self._buffer))
             self._buffer.clear()
         self._fh.flush()
 

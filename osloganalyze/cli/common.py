@@ -23,14 +23,15 @@ class Progress:
         self.start = self.last = time.monotonic()
         self.count = 0
 
-    def tick(self, n: int = 1) -> None:
-        self.count += n
-        if self.enabled and self.count % 1000 == 0:
+    def update(self, count: int) -> None:
+        """Report ``count`` items done so far (call it every few hundred items)."""
+        self.count = count
+        if self.enabled:
             now = time.monotonic()
             if now - self.last >= self.interval:
                 self.last = now
-                rate = self.count / max(now - self.start, 1e-9)
-                sys.stderr.write(f"\r{self.label}: {self.count:,} events, {rate:,.0f} events/s ")
+                rate = count / max(now - self.start, 1e-9)
+                sys.stderr.write(f"\r{self.label}: {count:,} events, {rate:,.0f} events/s ")
                 sys.stderr.flush()
 
     def done(self) -> None:

@@ -41,9 +41,8 @@ def parse_command(paths, output, tz, host, year, json_summary):
     progress = Progress("parsing")
     try:
         with JsonLinesWriter(output) as writer:
-            for event in parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats):
-                writer.write(event)
-                progress.tick()
+            writer.write_all(parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats),
+                             progress=progress.update)
     except SourceError as exc:
         raise Failure(str(exc)) from None
     except BrokenPipeError:

@@ -167,11 +167,16 @@ class LineParser:
             # oslo.log prints the context block on every record; its exception prefix has none.
             return Line(EXCEPTION, None, message or "", None, (pid, logger), ts, m)
         level = _LEVELS[level]
-        fields = {schema.LOG_LEVEL: level, schema.LOG_LOGGER: logger}
-        if ts is not None:
-            fields[schema.TIMESTAMP] = self.times.oslo(ts)
-        if pid is not None:
-            fields[schema.PROCESS_PID] = int(pid)
+        stamp = self.times.oslo(ts) if ts is not None else None
+        if stamp is not None and pid is not None:  # the usual line, built in one go
+            fields = {schema.TIMESTAMP: stamp, schema.PROCESS_PID: int(pid), schema.LOG_LEVEL: level,
+                      schema.LOG_LOGGER: logger}
+        else:
+            fields = {schema.LOG_LEVEL: level, schema.LOG_LOGGER: logger}
+            if stamp is not None:  # None: no timestamp, or a date that does not exist (2013-02-30)
+                fields[schema.TIMESTAMP] = stamp
+            if pid is not None:
+                fields[schema.PROCESS_PID] = int(pid)
         if context != "[-]":
             fields.update(self._context_fields(context, m))
         if instance is not None:

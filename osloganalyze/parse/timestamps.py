@@ -49,6 +49,8 @@ class TimeConverter:
     def _utc_seconds(self, key: str, naive: datetime | None) -> str | None:
         if naive is None:
             value = None
+        elif self.tz is timezone.utc:
+            value = f"{key[:10]}T{key[11:19]}"  # already valid (naive was built from it)
         else:
             value = naive.replace(tzinfo=self.tz).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         if len(self._seconds) > _CACHE_LIMIT:

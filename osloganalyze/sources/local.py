@@ -106,14 +106,37 @@ def discover(paths: list[str], host: str | None = None) -> list[LogFile]:
     return result
 
 
-def read_lines(handle: BinaryIO) -> Iterator[tuple[int, int, str]]:
-    """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted."""
+def read_lines(handle: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, str]]:
+    """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted.
+
+    Reads 1 MiB at a time; an ASCII chunk (the usual case) is decoded in one call, others line
+    by line, so invalid UTF-8 is replaced per line and offsets stay byte offsets."""
     offset = 0
     lineno = 0
-    for raw in handle:
-        lineno += 1
-        text = raw.decode("utf-8", "replace")
-        if text.endswith("\n"):
-            text = text[:-2] if text.endswith("\r\n") else text[:-1]
-        yield offset, lineno, text
-        offset += len(raw)
+    pending = b""
+    read = getattr(handle, "read1", handle.read)  # read1: one underlying read, so data before a
+    while True:                                    # corrupt part of a .gz is returned before the error
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        buffer = pending + chunk if pending else chunk
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            pending = buffer
+            continue
+        pending = buffer[cut + 1:]
+        body = buffer[:cut]
+        if body.isascii():
+            for text in body.decode("ascii").split("\n"):
+                lineno += 1
+                yield offset, lineno, (text[:-1] if text.endswith("\r") else text)
+                offset += len(text) + 1
+        else:
+            for raw in body.split(b"\n"):
+                lineno += 1
+                text = raw.decode("utf-8", "replace")
+                yield offset, lineno, (text[:-1] if text.endswith("\r") else text)
+                offset += len(raw) + 1
+    if pending:
+        text = pending.decode("utf-8", "replace")
+        yield offset, lineno + 1, (text[:-1] if text.endswith("\r") else text)
