@@ -27,16 +27,16 @@ SOURCES = ("loghub/*.log", "ParisaKalaki-openstack-logs/*.log.gz", "os-loganalyz
            "os-log-merger-live-migration/*/var/log/*/*.log", "uforia-OpenStackForensics/var/log/*/*.log")
 
 
-def corpus_bytes() -> bytes:
+def corpus_bytes(patterns=SOURCES) -> bytes:
     chunks = []
-    for path in (p for pattern in SOURCES for p in sorted(CORPUS.glob(pattern))):
+    for path in (p for pattern in patterns for p in sorted(CORPUS.glob(pattern))):
         data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
         chunks.append(data if data.endswith(b"\n") else data + b"\n")
     return b"".join(chunks)
 
 
-def build(path: Path, lines: int) -> int:
-    block = corpus_bytes()
+def build(path: Path, lines: int, patterns=SOURCES) -> int:
+    block = corpus_bytes(patterns)
     per_block = block.count(b"\n")
     repeats = -(-lines // per_block)
     with open(path, "wb") as fh:
@@ -49,7 +49,7 @@ def timed(cmd: list[str]) -> float:
     """Wall time of cmd; its output goes to a pipe (GNU grep stops at the first match when
     stdout is /dev/null)."""
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
+    subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--runs", type=int, default=3, help="runs per size; the median is printed")
+    ap.add_argument("--by-source", action="store_true", help="also time each corpus source on its own")
     args = ap.parse_args()
     osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
@@ -85,6 +86,13 @@ def main() -> None:
             print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB): osla parse {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s "
                   f"(runs {min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}s), peak RSS {rss_mib:6.1f} MiB "
                   f"| grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s | osla/grep time {parse_s / grep_s:5.0f}x")
+        if args.by_source:
+            print("  by source (one run each, 300,000+ lines):")
+            for pattern in SOURCES:
+                path = tmp / "source.log"
+                n = build(path, 300_000, (pattern,))
+                elapsed = timed(pin + [osla, "parse", str(path), "-o", os.devnull])
+                print(f"    {n / elapsed:>9,.0f} lines/s  {pattern}")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -239,38 +239,35 @@ class LineParser:
     # -- wrappers (journald, pebble, CRI, grep, pods) --------------------------------
 
     def _wrapped(self, m: re.Match) -> Line:
-        outer = m.groupdict()
-        body = outer.pop("_body")
+        """A wrapper prefix (journald, pebble, CRI, grep, pod): parse the rest, then add the
+        wrapper's fields where the inner line has none of its own."""
+        body = m.group("_body")
         inner = self.parse(body) if body else _BLANK
-        program = outer.get("_program")
-        if outer.get("_source_file"):
-            service = service_from_filename(outer["_source_file"])
-        else:
-            service = service_from_program(program) if program else None
-        stream = None
-        if program:
-            stream = (outer.get("host_name"), program, outer.get("process_pid"))
-        wrapper_fields = self._captures(outer, m.re)
-        if service:
-            wrapper_fields[schema.SERVICE_NAME] = service
         if inner.kind == BLANK:
             return _BLANK
+        outer = self._fields(m)
+        groups = m.re.groupindex
+        program = m.group("_program") if "_program" in groups else None
+        source = m.group("_source_file") if "_source_file" in groups else None
+        service = service_from_filename(source) if source else service_from_program(program) if program else None
+        if service:
+            outer[schema.SERVICE_NAME] = service
+        stream = (outer.get(schema.HOST_NAME), program, outer.get(schema.PROCESS_PID)) if program else None
         if inner.kind == TEXT:
             if stream is not None:
                 # A syslog line from a program that does not write oslo format is a record
                 # of its own unless the grouper finds an oslo record of the same stream.
-                wrapper_fields[schema.MESSAGE] = inner.text
-            return Line(TEXT, text=inner.text, stream=stream, fields=wrapper_fields)
-        for key, value in wrapper_fields.items():
-            if inner.fields.get(key) is None:
-                inner.fields[key] = value
+                outer[schema.MESSAGE] = inner.text
+            return Line(TEXT, outer, inner.text, stream)
+        fields = inner.fields
+        for key, value in outer.items():
+            if key not in fields:
+                fields[key] = value
         inner.stream = stream
-        if inner.kind == EXCEPTION:
-            pid = inner.exc_key[0] or wrapper_fields.get(schema.PROCESS_PID)
-            inner.exc_key = (pid, inner.exc_key[1])
-            inner.clock = inner.clock or (outer.get("_syslog_ts") or outer.get("_ts_utc") or "")[:8] or None
-        elif inner.exc_key is not None and inner.exc_key[0] is None:
-            inner.exc_key = (inner.fields.get(schema.PROCESS_PID), inner.exc_key[1])
+        if inner.exc_key is not None and inner.exc_key[0] is None:
+            inner.exc_key = (outer.get(schema.PROCESS_PID), inner.exc_key[1])
+        if inner.clock is None:
+            inner.clock = outer.get(schema.TIMESTAMP)  # ISO; _close_in_time reads the same positions
         return inner
 
     def _journal_marker(self, m: re.Match) -> Line:

@@ -49,6 +49,7 @@ def _stem(filename: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)  # called per line for grep/loghub-prefixed lines
 def service_from_filename(filename: str, component: str | None = None) -> str | None:
     """Service for a file name, optionally inside the folder of ``component``."""
     stem = _stem(filename)
@@ -64,6 +65,7 @@ def service_from_filename(filename: str, component: str | None = None) -> str | 
     return stem
 
 
+@functools.lru_cache(maxsize=4096)  # called per journald line
 def service_from_program(program: str) -> str:
     """Syslog/journald program or pebble service name -> service: 'wsgi-nova-api' -> 'nova-api'."""
     if program.startswith("wsgi-"):
