@@ -19,7 +19,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # elasticsearch-ish type: keyword, text, long, float, date, ip, match_only_text
+    type: str  # keyword, text, long, date, ip; raw = stored only
     doc: str
 
 
@@ -35,8 +35,8 @@ _FIELDS = [
     Field("process.pid", "long", "Process id."),
     Field("host.name", "keyword", "Node the log came from."),
     Field("service.name", "keyword", "OpenStack service, e.g. nova-compute, neutron-server."),
-    Field("message", "match_only_text", "The record's message (without traceback)."),
-    Field("event.original", "text", "The raw lines of the whole record."),
+    Field("message", "text", "The record's message (without traceback)."),
+    Field("event.original", "raw", "The raw lines of the whole record (stored, not indexed)."),
     Field("event.duration", "long", "Request duration in nanoseconds (access lines)."),
     Field("error.type", "keyword", "Exception class from the traceback's last line."),
     Field("error.message", "text", "Exception text from the traceback's last line."),

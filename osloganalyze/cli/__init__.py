@@ -6,6 +6,7 @@ import sys
 import click
 
 from .. import __version__
+from .es import es_group, ingest_command
 from .parse import parse_command
 
 
@@ -32,13 +33,18 @@ class OslaGroup(click.Group):
 
 @click.group(cls=OslaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="osla")
-def main():
+@click.option("--debug", is_flag=True, help="Print what osla does (secrets are never printed).")
+@click.pass_context
+def main(ctx, debug):
     """osla - OpenStack log analysis: parse, judge and explain oslo.log logs.
 
     \b
     Example:
       osla parse /var/log/nova/ > events.jsonl
     """
+    ctx.obj = {"debug": debug}
 
 
 main.add_command(parse_command)
+main.add_command(ingest_command)
+main.add_command(es_group)

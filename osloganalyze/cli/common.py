@@ -42,3 +42,39 @@ class Progress:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
+
+
+def es_options(command):
+    """--es/--es-user/--es-password/--es-ca/--es-api-key/--config, for every command that talks
+    to Elasticsearch (environment variables and the config file fill in what is not given)."""
+    options = [
+        click.option("--es", "es_urls", multiple=True, metavar="URL",
+                     help="Elasticsearch URL (repeat for several nodes; env OSLA_ES_URL)."),
+        click.option("--es-user", help="User (env OSLA_ES_USER)."),
+        click.option("--es-password", help="Password (better: env OSLA_ES_PASSWORD; never printed)."),
+        click.option("--es-ca", type=click.Path(dir_okay=False), help="CA certificate file (env OSLA_ES_CA)."),
+        click.option("--es-api-key", help="API key, instead of user/password (env OSLA_ES_API_KEY)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Config file (default: ~/.config/osla/config.toml, /etc/osla/config.toml)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file):
+    """Resolve settings and connect, or fail with one secret-free line."""
+    from ..es.connection import EsError, connect, resolve
+
+    try:
+        settings = resolve(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
+        debug(f"elasticsearch settings: {settings.describe()}")
+        return connect(settings), settings
+    except EsError as exc:
+        raise Failure(str(exc)) from None
+
+
+def debug(message: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
+        click.echo(f"osla: debug: {message}", err=True)

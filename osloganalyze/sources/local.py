@@ -92,14 +92,15 @@ def discover(paths: list[str], host: str | None = None) -> list[LogFile]:
             files.append(given)
         else:
             raise SourceError(f"no such file or directory: {given}")
+    files = [f if f == STDIN else os.path.abspath(f) for f in files]  # stable ids whatever the cwd
     ordered = sorted((f for f in files if f != STDIN), key=lambda p: (_group_key(p), rotation_order(p)))
     if STDIN in files:
         ordered.append(STDIN)
     local_host = None
     result = []
     for path in ordered:
-        file_host = host or (host_for_path(os.path.abspath(path)) if path != STDIN else None)
-        if file_host is None and path != STDIN and os.path.abspath(path).startswith("/var/log/"):
+        file_host = host or (host_for_path(path) if path != STDIN else None)
+        if file_host is None and path != STDIN and path.startswith("/var/log/"):
             local_host = local_host or socket.gethostname()
             file_host = local_host
         result.append(LogFile(path, file_host, service_for_path(path) if path != STDIN else None))
@@ -140,3 +141,18 @@ def read_lines(handle: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[in
     if pending:
         text = pending.decode("utf-8", "replace")
         yield offset, lineno + 1, (text[:-1] if text.endswith("\r") else text)
+
+
+class LocalSource:
+    """A local log tree answering EventQuery (parses and filters as it reads)."""
+
+    def __init__(self, paths: list[str], tz: str = "UTC", host: str | None = None, year: int | None = None):
+        self.paths = paths
+        self.options = {"tz": tz, "host": host, "year": year}
+
+    def events(self, query, limit: int | None = None) -> list[dict]:
+        from ..parse import parse_paths
+        from ..query import order
+
+        found = sorted((e for e in parse_paths(self.paths, **self.options) if query.matches(e)), key=order)
+        return found[:limit] if limit is not None else found

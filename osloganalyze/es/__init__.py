@@ -1,0 +1,1 @@
+"""Elasticsearch (and OpenSearch) at the edge: connection, index template, ingest."""

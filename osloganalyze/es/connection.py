@@ -1,0 +1,181 @@
+"""Elasticsearch connection settings, given once for every command.
+
+Precedence: command-line options, then environment variables (OSLA_ES_URL, OSLA_ES_USER,
+OSLA_ES_PASSWORD, OSLA_ES_CA, OSLA_ES_API_KEY), then the first config file found of
+$OSLA_CONFIG, ~/.config/osla/config.toml, /etc/osla/config.toml:
+
+    [elasticsearch]
+    url = ["https://es-1:9200", "https://es-2:9200"]
+    user = "osla"
+    password = "..."          # or leave it out and set OSLA_ES_PASSWORD
+    ca = "/etc/osla/ca.pem"
+
+Secrets never leave this module in text: ``Settings.__repr__`` and ``describe()`` mask them.
+"""
+from __future__ import annotations
+
+import os
+import ssl
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+CONFIG_PATHS = (Path.home() / ".config" / "osla" / "config.toml", Path("/etc/osla/config.toml"))
+_SECRET = ("password", "api_key")
+
+
+class EsError(Exception):
+    """A one-line, secret-free explanation of why Elasticsearch could not be used."""
+
+
+@dataclass
+class Settings:
+    urls: list[str] = field(default_factory=list)
+    user: str | None = None
+    password: str | None = None
+    ca: str | None = None
+    api_key: str | None = None
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        return f"Settings({self.describe()})"
+
+    def describe(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET and value:
+                value = "***"
+            parts.append(f"{f.name}={value!r}")
+        return ", ".join(parts)
+
+
+def _config_file(path: str | None) -> dict:
+    candidates = [Path(path)] if path else ([Path(os.environ["OSLA_CONFIG"])] if os.environ.get("OSLA_CONFIG")
+                                            else list(CONFIG_PATHS))
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                with open(candidate, "rb") as fh:
+                    data = tomllib.load(fh)
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise EsError(f"cannot read config file {candidate}: {exc}") from None
+            section = data.get("elasticsearch", {})
+            if not isinstance(section, dict):
+                raise EsError(f"{candidate}: [elasticsearch] must be a table")
+            return section
+        if path:
+            raise EsError(f"config file not found: {candidate}")
+    return {}
+
+
+def _split(urls) -> list[str]:
+    if isinstance(urls, str):
+        urls = urls.replace(",", " ").split()
+    return [u.rstrip("/") for u in urls or []]
+
+
+def resolve(urls=(), user=None, password=None, ca=None, api_key=None, config=None, timeout=None) -> Settings:
+    """Settings from options, environment and config file, in that order."""
+    env = os.environ
+    conf = _config_file(config)
+    settings = Settings(
+        urls=_split(urls) or _split(env.get("OSLA_ES_URL")) or _split(conf.get("url")),
+        user=user or env.get("OSLA_ES_USER") or conf.get("user"),
+        password=password or env.get("OSLA_ES_PASSWORD") or conf.get("password"),
+        ca=ca or env.get("OSLA_ES_CA") or conf.get("ca"),
+        api_key=api_key or env.get("OSLA_ES_API_KEY") or conf.get("api_key"),
+        timeout=float(timeout or conf.get("timeout") or 30.0),
+    )
+    for url in settings.urls:
+        if not url.startswith(("http://", "https://")):
+            raise EsError(f"Elasticsearch URL must start with http:// or https://: {url}")
+    if settings.ca and not Path(settings.ca).is_file():
+        raise EsError(f"CA file not found: {settings.ca}")
+    if settings.user and not settings.password:
+        raise EsError(f"no password for Elasticsearch user {settings.user!r} (set OSLA_ES_PASSWORD)")
+    return settings
+
+
+def connect(settings: Settings):
+    """An Elasticsearch client that has answered one request (health), or EsError."""
+    from elasticsearch import Elasticsearch
+    from elastic_transport import OrjsonSerializer
+
+    if not settings.urls:
+        raise EsError("no Elasticsearch URL: give --es URL, OSLA_ES_URL, or url in the config file")
+    options = {"request_timeout": settings.timeout, "retry_on_timeout": True, "max_retries": 3,
+               "serializer": OrjsonSerializer()}
+    if settings.api_key:
+        options["api_key"] = settings.api_key
+    elif settings.user:
+        options["basic_auth"] = (settings.user, settings.password)
+    if settings.ca:
+        options["ca_certs"] = settings.ca
+    client = Elasticsearch(settings.urls, **options)
+    check(client, settings)
+    return client
+
+
+def check(client, settings: Settings) -> dict:
+    try:
+        return client.cluster.health(request_timeout=min(settings.timeout, 10)).body
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        raise EsError(explain(exc, settings)) from None
+
+
+def explain(exc: Exception, settings: Settings) -> str:
+    """One line for a client exception, without secrets."""
+    from elasticsearch import ApiError, AuthenticationException, AuthorizationException
+    from elastic_transport import ConnectionError as TransportConnectionError, TlsError
+
+    where = ", ".join(settings.urls)
+    if isinstance(exc, AuthenticationException):
+        who = f"user {settings.user!r}" if settings.user else ("the API key" if settings.api_key else "no credentials")
+        return f"Elasticsearch at {where} refused {who}: authentication failed (HTTP 401)"
+    if isinstance(exc, AuthorizationException):
+        return f"Elasticsearch at {where}: not allowed (HTTP 403): {_reason(exc)}"
+    if isinstance(exc, TlsError) or _is_tls(exc):
+        return (f"TLS to Elasticsearch at {where} failed: certificate not trusted or not valid for this host "
+                f"(give the cluster's CA with --es-ca)")
+    if isinstance(exc, TransportConnectionError):
+        return f"cannot reach Elasticsearch at {where}: {_short(exc)}"
+    if isinstance(exc, ApiError):
+        return f"Elasticsearch at {where} answered HTTP {exc.meta.status}: {_reason(exc)}"
+    return f"Elasticsearch at {where}: {type(exc).__name__}: {_short(exc)}"
+
+
+def _is_tls(exc: BaseException) -> bool:
+    """Whether a TLS failure is anywhere in the exception's causes."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        todo.extend([current.__cause__, current.__context__, *(getattr(current, "errors", None) or ())])
+    return False
+
+
+def _reason(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("reason") or error.get("type"))[:300]
+        if error:
+            return str(error)[:300]
+    return _short(exc)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Connection refused" in text or "ECONNREFUSED" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "host name not found"
+    return text[:300]

@@ -1,0 +1,164 @@
+"""Bulk-index events: daily '<prefix>-YYYY.MM.DD' indices, ids that make re-runs idempotent."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import orjson
+
+from .. import schema
+
+UNDATED = "undated"  # index suffix for events without a timestamp
+
+
+def index_name(prefix: str, event: dict) -> str:
+    stamp = event.get(schema.TIMESTAMP)
+    return f"{prefix}-{stamp[:4]}.{stamp[5:7]}.{stamp[8:10]}" if stamp else f"{prefix}-{UNDATED}"
+
+
+def doc_id(event: dict) -> str:
+    """From host, file and byte offset: the same event always gets the same id, so running an
+    ingest twice, or again after a crash, overwrites instead of doubling. (Standard input has
+    no offsets that mean anything across runs; its events are keyed by time and text instead.)"""
+    path = event.get(schema.LOG_FILE_PATH, "")
+    parts = [event.get(schema.HOST_NAME) or "", path]
+    if path == "-":
+        parts += [event.get(schema.TIMESTAMP) or "", event.get(schema.EVENT_ORIGINAL, "")]
+    else:
+        parts.append(str(event.get(schema.LOG_OFFSET, "")))
+    digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "replace"), digest_size=16).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass
+class IngestResult:
+    sent: int = 0
+    indexed: int = 0
+    rejected: int = 0
+    retried: int = 0  # documents re-sent after the server answered 429 (too many requests)
+    rejections: list[str] = field(default_factory=list)  # the first few, with the server's reason
+
+
+class _Sender:
+    """Posts _bulk requests from a queue, in ``workers`` threads, so parsing (this process's
+    CPU) and indexing (the server's) overlap. Items answered 429 are re-sent with exponential
+    backoff; other failures are rejections. A lost connection stops every worker and is
+    raised in the caller."""
+
+    def __init__(self, client, workers: int, result: IngestResult, progress, max_retries: int = 8,
+                 initial_backoff: float = 1.0, max_backoff: float = 30.0):
+        self.client = client
+        self.result = result
+        self.progress = progress
+        self.max_retries = max_retries
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.queue: queue.Queue = queue.Queue(maxsize=workers * 2)
+        self.lock = threading.Lock()
+        self.failure: BaseException | None = None
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        for thread in self.threads:
+            thread.start()
+
+    def put(self, chunk: list[tuple[bytes, bytes]]) -> None:
+        while self.failure is None:
+            try:
+                self.queue.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise self.failure
+
+    def close(self) -> None:
+        """Stop the workers (each gets a None; after a failure a full queue drains by itself)."""
+        for _ in self.threads:
+            while True:
+                try:
+                    self.queue.put(None, timeout=0.5)
+                    break
+                except queue.Full:
+                    if self.failure is not None:
+                        break
+        for thread in self.threads:
+            thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _work(self) -> None:
+        while True:
+            chunk = self.queue.get()
+            if chunk is None or self.failure is not None:
+                return
+            try:
+                self._send(chunk)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self.failure = self.failure or exc
+                return
+
+    def _send(self, chunk: list[tuple[bytes, bytes]]) -> None:
+        delay = self.initial_backoff
+        for attempt in range(self.max_retries + 1):
+            lines = [line for pair in chunk for line in pair]
+            items = self.client.bulk(operations=lines, filter_path="items.*.status,items.*.error,items.*._id,"
+                                                                      "items.*._index,errors")["items"] \
+                if chunk else []
+            again = []
+            indexed = rejected = 0
+            for pair, item in zip(chunk, items):
+                info = next(iter(item.values()))
+                status = info.get("status", 500)
+                if status < 300:
+                    indexed += 1
+                elif status == 429 and attempt < self.max_retries:
+                    again.append(pair)
+                else:
+                    rejected += 1
+                    with self.lock:
+                        if len(self.result.rejections) < 5:
+                            self.result.rejections.append(_rejection(item))
+            with self.lock:
+                self.result.indexed += indexed
+                self.result.rejected += rejected
+                self.result.retried += len(again)
+                done = self.result.indexed + self.result.rejected
+            if self.progress is not None:
+                self.progress(done)
+            if not again:
+                return
+            chunk = again
+            time.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+
+def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=None,
+           chunk_size: int = 2000, workers: int = 2) -> IngestResult:
+    """Index every event (ids from doc_id, indices from index_name). Returns the counts;
+    raises the client's exception when the server goes away (re-running is safe)."""
+    result = IngestResult()
+    sender = _Sender(client, workers, result, progress)
+    chunk: list[tuple[bytes, bytes]] = []
+    try:
+        for event in events:
+            action = {"index": {"_index": index_name(prefix, event), "_id": doc_id(event)}}
+            chunk.append((orjson.dumps(action), orjson.dumps(event)))
+            result.sent += 1
+            if len(chunk) >= chunk_size:
+                sender.put(chunk)
+                chunk = []
+        if chunk:
+            sender.put(chunk)
+    finally:
+        sender.close()
+    return result
+
+
+def _rejection(item: dict) -> str:
+    info = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+    error = info.get("error", {})
+    reason = error.get("reason", error) if isinstance(error, dict) else error
+    return f"{info.get('_index')}/{info.get('_id')}: HTTP {info.get('status')}: {reason}"

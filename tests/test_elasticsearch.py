@@ -1,0 +1,198 @@
+"""Against a real Elasticsearch node (scripts/elasticsearch; started by the fixtures in conftest.py)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+from elasticsearch import Elasticsearch
+
+from corpus import CORPUS
+from osloganalyze import schema as S
+from osloganalyze.cli import main
+from osloganalyze.es.template import properties
+from osloganalyze.parse import parse_paths
+from osloganalyze.query import EventQuery
+from osloganalyze.sources.elasticsearch import ElasticsearchSource
+from osloganalyze.sources.local import LocalSource
+
+BUNDLE = str(CORPUS / "os-log-merger-live-migration")
+
+
+def osla(*args, env=None):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)
+    return result
+
+
+def count(url, prefix):
+    client = Elasticsearch(url)
+    client.indices.refresh(index=f"{prefix}-*")
+    return client.count(index=f"{prefix}-*")["count"]
+
+
+def test_template_maps_every_field_and_setup_is_idempotent(es_url):
+    first = osla("es", "setup", "--es", es_url, "--prefix", "maptest")
+    second = osla("es", "setup", "--es", es_url, "--prefix", "maptest")
+    assert first.exit_code == second.exit_code == 0 and first.stdout == second.stdout
+    events = [{S.TIMESTAMP: "2024-05-01T12:00:00.000Z", S.MESSAGE: "m", S.SOURCE_IP: "10.0.0.1", S.HTTP_STATUS: 500,
+               S.REQUEST_ID: "req-1", "custom": "text"},
+              {S.TIMESTAMP: "2024-05-01T12:00:01.000Z", S.MESSAGE: "n", "custom": {"nested": 1}}]
+    client = Elasticsearch(es_url)
+    for i, event in enumerate(events):  # an unknown field as text, then as an object: no conflict
+        client.index(index="maptest-2024.05.01", id=str(i), document=event)
+    mapping = client.indices.get_mapping(index="maptest-2024.05.01")["maptest-2024.05.01"]["mappings"]
+    assert mapping["dynamic"] == "runtime"
+    props = mapping["properties"]
+    assert props["@timestamp"]["type"] == "date"
+    assert props["message"]["type"] == "text" and props["message"]["fields"]["keyword"]["type"] == "keyword"
+    assert props["openstack"]["properties"]["request_id"]["type"] == "keyword"
+    assert props["http"]["properties"]["response"]["properties"]["status_code"]["type"] == "long"
+    assert props["source"]["properties"]["ip"]["type"] == "ip"
+    assert props["error"]["properties"]["stack_trace"]["type"] == "text"
+    assert props == {k: v for k, v in props.items()} and set(properties()) <= set(props)
+
+
+def test_retention_without_ilm_is_one_line_and_changes_nothing(es_url):
+    result = osla("es", "setup", "--es", es_url, "--prefix", "noilm", "--retention-days", "7")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "no index lifecycle management" in result.stderr
+    assert not Elasticsearch(es_url).indices.exists_index_template(name="noilm")
+
+
+def test_ingest_twice_never_doubles(es_url):
+    events = list(parse_paths([BUNDLE]))
+    for _ in range(2):
+        result = osla("ingest", BUNDLE, "--es", es_url, "--prefix", "twice", "--json")
+        summary = json.loads(result.stdout)
+        assert result.exit_code == 0 and summary["indexed"] == len(events) and summary["rejected"] == 0
+    assert count(es_url, "twice") == len(events)
+    client = Elasticsearch(es_url)
+    days = {e[S.TIMESTAMP][:10].replace("-", ".") for e in events}
+    assert sorted(client.indices.get(index="twice-*")) == sorted(f"twice-{day}" for day in days)
+    assert len(days) >= 2
+
+
+def test_rejected_documents_are_reported_with_the_reason(es_url, tmp_path):
+    log = tmp_path / "nova-api.log"
+    log.write_text("2024-05-02 12:00:00.000 42 INFO nova.x [-] hello\n")
+    client = Elasticsearch(es_url)
+    client.indices.create(index="reject-2024.05.02", mappings={"properties": {"process": {"properties": {
+        "pid": {"type": "ip"}}}}})  # an incompatible mapping made by someone else
+    result = osla("ingest", str(log), "--es", es_url, "--prefix", "reject")
+    assert result.exit_code == 1
+    assert "0 indexed, 1 rejected" in result.stderr
+    assert "rejected reject-2024.05.02/" in result.stderr and "HTTP 400" in result.stderr
+
+
+def test_elasticsearch_source_answers_like_the_local_tree(es_url):
+    assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "same").exit_code == 0
+    count(es_url, "same")  # refresh
+    local = LocalSource([BUNDLE])
+    remote = ElasticsearchSource(Elasticsearch(es_url), "same", page_size=500)
+    queries = [
+        EventQuery(request_ids=("req-e4f91dbb-6b8f-4240-8a23-f424f1900e54",)),
+        EventQuery(instance_uuids=("2a39b3b0-30b3-4c3b-9f47-0b0a3b1e1ab5", "6d0b8f7c-44ed-4b6e-a0c0-d5b0d2e9cd5e")),
+        EventQuery(since="2015-10-29T10:51:12.000Z", until="2015-10-29T10:51:14.000Z"),
+        EventQuery(services=("nova-compute",), hosts=("hp-ms-01-c30",), levels=("ERROR", "WARNING")),
+        EventQuery(levels=("ERROR",)),
+    ]
+    for query in queries:
+        expected = local.events(query)
+        assert remote.events(query) == expected, query
+    assert len(local.events(queries[0])) == 9 and len(local.events(queries[4])) > 20
+    everything = remote.events(EventQuery())
+    assert len(everything) == len(list(parse_paths([BUNDLE])))  # several pages of search_after
+
+
+def test_instance_query_finds_events_on_both_hosts(es_url):
+    events = list(parse_paths([BUNDLE]))
+    instance = next(e[S.INSTANCE_UUID] for e in events if e.get(S.INSTANCE_UUID) and e[S.HOST_NAME] == "hp-ms-01-c30")
+    hosts = {e[S.HOST_NAME] for e in LocalSource([BUNDLE]).events(EventQuery(instance_uuids=(instance,)))}
+    assert hosts == {"hp-ms-01-c29", "hp-ms-01-c30"}
+
+
+@pytest.mark.slow
+def test_server_stopped_mid_ingest_then_rerun_gives_exact_count(tmp_path):
+    """Stop the node while `osla ingest` runs: one line, non-zero exit; restart, run again:
+    the count equals the events parsed, exactly."""
+    from esnode import es_node
+
+    big = tmp_path / "logs"
+    big.mkdir()
+    source = (CORPUS / "uforia-OpenStackForensics/var/log/nova/nova-api.log").read_bytes()
+    for i in range(6):
+        (big / f"nova-api-{i}.log").write_bytes(source)
+    expected = sum(1 for _ in parse_paths([str(big)]))
+    node = es_node.Node(es_node.CACHE / "nodes" / f"crash-{tmp_path.parent.parent.name}")
+    shutil.rmtree(node.root, ignore_errors=True)  # an empty node: the restart below keeps its data
+    try:
+        url = node.start()
+        osla_bin = [sys.executable, "-m", "osloganalyze"]
+        proc = subprocess.Popen(osla_bin + ["ingest", str(big), "--es", url, "--prefix", "crash"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        client = Elasticsearch(url)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                client.indices.refresh(index="crash-*", allow_no_indices=True)
+                if client.count(index="crash-*", allow_no_indices=True)["count"] > 5000:
+                    break
+            except Exception:  # noqa: BLE001 - index not there yet
+                pass
+        node.stop(timeout=30)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2, (out, err)
+        errors = [line for line in err.splitlines() if line.startswith("osla: error: ")]
+        assert len(errors) == 1 and "Traceback" not in err, err
+        assert "Run the same command again" in err
+        url = node.start(port=int(url.rsplit(":", 1)[1]))
+        rerun = subprocess.run(osla_bin + ["ingest", str(big), "--es", url, "--prefix", "crash", "--json"],
+                               capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr
+        assert json.loads(rerun.stdout)["indexed"] == expected
+        assert count(url, "crash") == expected
+    finally:
+        node.stop()
+        shutil.rmtree(node.root, ignore_errors=True)
+
+
+def test_secure_node_with_user_password_and_ca(secure_es):
+    env = {"OSLA_ES_PASSWORD": secure_es["password"]}
+    ok = osla("es", "check", "--es", secure_es["url"], "--es-user", "osla", "--es-ca", secure_es["ca"], env=env)
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["status"] in ("yellow", "green")
+
+
+def test_secure_node_failures_are_one_line_and_never_show_the_password(secure_es, tmp_path):
+    wrong = "not-the-right-one-42"
+    cases = {
+        "wrong password": (["--es-user", "osla", "--es-password", wrong, "--es-ca", secure_es["ca"]], "authentication failed"),
+        "untrusted certificate": (["--es-user", "osla", "--es-password", secure_es["password"]], "certificate not trusted"),
+    }
+    for name, (args, expected) in cases.items():
+        result = osla("--debug", "es", "check", "--es", secure_es["url"], *args)
+        assert result.exit_code == 2, name
+        errors = [line for line in result.stderr.splitlines() if line.startswith("osla: error: ")]
+        assert len(errors) == 1 and expected in errors[0], (name, result.stderr)
+        for secret in (wrong, secure_es["password"]):
+            assert secret not in result.output and secret not in result.stderr, name
+        assert "password='***'" in result.stderr  # --debug shows the settings, masked
+    unreachable = osla("es", "check", "--es", "https://127.0.0.1:1", "--es-user", "osla", "--es-password", wrong)
+    assert unreachable.exit_code == 2 and unreachable.stderr.strip() == \
+        "osla: error: cannot reach Elasticsearch at https://127.0.0.1:1: connection refused"
+
+
+def test_settings_from_config_file_and_environment(secure_es, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[elasticsearch]\nurl = ["{secure_es["url"]}"]\nuser = "osla"\nca = "{secure_es["ca"]}"\n')
+    result = osla("es", "check", "--config", str(config), env={"OSLA_ES_PASSWORD": secure_es["password"]})
+    assert result.exit_code == 0, result.stderr
+    missing = osla("es", "check", "--config", str(config), env={"OSLA_ES_PASSWORD": ""})
+    assert missing.exit_code == 2 and "no password for Elasticsearch user 'osla'" in missing.stderr
+    env_only = osla("es", "check", env={"OSLA_ES_URL": secure_es["url"], "OSLA_ES_USER": "osla",
+                                        "OSLA_ES_PASSWORD": secure_es["password"], "OSLA_ES_CA": secure_es["ca"],
+                                        "OSLA_CONFIG": os.devnull})
+    assert env_only.exit_code == 0, env_only.stderr
