@@ -119,7 +119,7 @@ def connect(settings: Settings):
 
 def check(client, settings: Settings) -> dict:
     try:
-        return client.cluster.health(request_timeout=min(settings.timeout, 10)).body
+        return client.options(request_timeout=min(settings.timeout, 10)).cluster.health().body
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         raise EsError(explain(exc, settings)) from None
 
