@@ -9,8 +9,6 @@ count, and stops the node.
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
@@ -22,22 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import es_node  # noqa: E402 - scripts/es_node.py
 from parse import build  # noqa: E402
-
-
-def node_module():
-    loader = importlib.machinery.SourceFileLoader("es_node", str(ROOT / "scripts" / "elasticsearch"))
-    spec = importlib.util.spec_from_loader("es_node", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     args = ap.parse_args()
-    es_node = node_module()
     osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
     tmp = Path(tempfile.mkdtemp(prefix="osla-ingest-bench-"))
     node = es_node.Node(es_node.CACHE / "nodes" / "bench")

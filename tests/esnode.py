@@ -2,22 +2,11 @@
 from __future__ import annotations
 
 import datetime
-import importlib.machinery
-import importlib.util
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    loader = importlib.machinery.SourceFileLoader("es_node", str(ROOT / "scripts" / "elasticsearch"))
-    spec = importlib.util.spec_from_loader("es_node", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-es_node = _load()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import es_node  # noqa: E402,F401 - scripts/es_node.py, also behind scripts/elasticsearch
 
 
 def make_certs(folder: Path) -> dict:
