@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -52,7 +51,7 @@ def main() -> None:
         client = Elasticsearch(url)
         client.indices.refresh(index="bench-*")
         docs = client.count(index="bench-*")["count"]
-        print(f"osla ingest benchmark (Elasticsearch {node.version}, 512 MB heap, 2 cores shared with osla)")
+        print(f"osla ingest benchmark (Elasticsearch {node.version}, heap {es_node.HEAP}, 2 cores shared with osla)")
         print(f"  {lines:,} lines -> {summary['events']:,} events, {summary['indexed']:,} indexed, "
               f"{docs:,} documents counted")
         print(f"  {elapsed:.1f}s = {summary['indexed'] / elapsed:,.0f} events/s, osla peak RSS "

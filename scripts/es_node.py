@@ -31,6 +31,7 @@ VERSION = os.environ.get("OSLA_ES_VERSION", "8.19.21")  # newest 8.x on Maven Ce
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 ES_USER = "osla-es"  # Elasticsearch refuses to run as root; as root we run it as this system user
 AS_ROOT = os.geteuid() == 0
+HEAP = os.environ.get("OSLA_ES_HEAP", "512m")  # the tests' nodes stay small
 CACHE = Path(os.environ.get("OSLA_CACHE") or ("/var/tmp/osla" if AS_ROOT else Path.home() / ".cache" / "osla"))
 
 
@@ -161,7 +162,7 @@ class Node:
             "xpack.security.enabled": bool(secure),
         }
         scheme = "http"
-        env = dict(os.environ, ES_PATH_CONF=str(conf), ES_JAVA_OPTS="-Xms512m -Xmx512m", ES_JAVA_HOME=java_home())
+        env = dict(os.environ, ES_PATH_CONF=str(conf), ES_JAVA_OPTS=f"-Xms{HEAP} -Xmx{HEAP}", ES_JAVA_HOME=java_home())
         env.pop("JAVA_TOOL_OPTIONS", None)
         if secure:
             scheme = "https"

@@ -9,7 +9,6 @@ import json
 import re
 from collections import defaultdict
 
-import pytest
 
 from corpus import CORPUS
 from osloganalyze import schema as S

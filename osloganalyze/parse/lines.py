@@ -363,7 +363,7 @@ class LineParser:
             fields[schema.EVENT_DURATION] = int(value) * 1000
 
 
-_STR, _CTX, _INT, _LEVEL, _INTERNAL, _SKIP = range(6)
+_STR, _CTX, _INT, _LEVEL, _INTERNAL = range(5)
 _LEVELS = {name: schema.normalize_level(name) for name in
            ("TRACE", "DEBUG", "INFO", "AUDIT", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")}
 # keyed by id(): hashing a compiled pattern re-hashes its whole source every time

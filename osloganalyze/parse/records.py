@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 from .. import schema
 from . import tracebacks
-from .lines import BLANK, EXCEPTION, RECORD, TEXT, Line, LineParser
+from .lines import EXCEPTION, RECORD, TEXT, Line, LineParser
 
 WINDOW = 32
 MAX_LINES = 10_000
