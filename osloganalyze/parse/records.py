@@ -157,7 +157,7 @@ class Grouper:
                         for text in fields.pop("_traceback").split("\n"):
                             event.add(text, text, True)
                         event.more.raw = [raw]
-                    opened.append(event)
+                    opened.append(event)  # _open(), inlined: this is the per-line hot path
                     if len(opened) > WINDOW:
                         yield self._finalize(opened.popleft())
                     continue
