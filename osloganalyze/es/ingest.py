@@ -58,7 +58,7 @@ class _Sender:
         self.max_retries = max_retries
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
-        self.queue: queue.Queue = queue.Queue(maxsize=workers * 2)
+        self.queue: queue.Queue = queue.Queue(maxsize=workers)  # bounded: memory stays flat
         self.lock = threading.Lock()
         self.failure: BaseException | None = None
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
@@ -136,7 +136,7 @@ class _Sender:
 
 
 def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=None,
-           chunk_size: int = 2000, workers: int = 2) -> IngestResult:
+           chunk_size: int = 1000, workers: int = 2) -> IngestResult:
     """Index every event (ids from doc_id, indices from index_name). Returns the counts;
     raises the client's exception when the server goes away (re-running is safe)."""
     result = IngestResult()
