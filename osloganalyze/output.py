@@ -10,10 +10,11 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
     orjson = None
 
 
-def dumps(event: dict) -> bytes:
-    if orjson is not None:
-        return orjson.dumps(event)
+def _json_dumps(event: dict) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+dumps = orjson.dumps if orjson is not None else _json_dumps  # chosen once, not per event
 
 
 class JsonLinesWriter:
@@ -32,10 +33,9 @@ class JsonLinesWriter:
         """Write every event; call ``progress(n)`` each ``every`` events. Returns the count."""
         buffer = self._buffer
         append = buffer.append
-        encode = orjson.dumps if orjson is not None else dumps
         count = 0
         for event in events:
-            append(encode(event))
+            append(dumps(event))
             if len(buffer) >= every:
                 count += len(buffer)
                 self.flush()

@@ -1,6 +1,7 @@
 """Helpers shared by commands: one-line errors, progress on a terminal."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -72,6 +73,21 @@ def es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file):
         return connect(settings), settings
     except EsError as exc:
         raise Failure(str(exc)) from None
+
+
+@contextlib.contextmanager
+def es_errors(settings):
+    """Turn any Elasticsearch failure inside the block into one secret-free line (exit 2)."""
+    from ..es.connection import EsError, explain
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except EsError as exc:
+        raise Failure(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - every client failure becomes one line
+        raise Failure(explain(exc, settings)) from None
 
 
 def debug(message: str) -> None:

@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from ..es.connection import EsError, explain
+from ..es.connection import explain
 from ..parse import Stats, parse_paths
 from ..parse.timestamps import BadTimeZone, zone
 from ..sources.local import SourceError
-from .common import Failure, Progress, es_client, es_options
+from .common import Failure, Progress, es_client, es_errors, es_options
 
 
 @click.group("es")
@@ -41,12 +41,8 @@ def setup_command(prefix, retention_days, **connection):
     from ..es.template import setup
 
     client, settings = es_client(**connection)
-    try:
+    with es_errors(settings):
         result = setup(client, prefix, retention_days)
-    except EsError as exc:
-        raise Failure(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001
-        raise Failure(explain(exc, settings)) from None
     click.echo(json.dumps(result))
 
 
@@ -62,7 +58,8 @@ def check_command(**connection):
     from ..es.connection import check
 
     client, settings = es_client(**connection)
-    health = check(client, settings)
+    with es_errors(settings):
+        health = check(client, settings)
     click.echo(json.dumps({k: health.get(k) for k in ("cluster_name", "status", "number_of_nodes")}))
 
 
@@ -129,11 +126,7 @@ def _ensure_template(client, settings, prefix: str) -> None:
     """Never let Elasticsearch guess mappings: install the template if PREFIX has none."""
     from ..es.template import setup
 
-    try:
+    with es_errors(settings):
         if not client.indices.exists_index_template(name=prefix):
             setup(client, prefix)
             click.echo(f"osla ingest: installed the index template for {prefix}-* (see osla es setup)", err=True)
-    except EsError as exc:
-        raise Failure(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001
-        raise Failure(explain(exc, settings)) from None

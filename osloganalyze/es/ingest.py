@@ -37,7 +37,6 @@ def doc_id(event: dict) -> str:
 
 @dataclass
 class IngestResult:
-    sent: int = 0
     indexed: int = 0
     rejected: int = 0
     retried: int = 0  # documents re-sent after the server answered 429 (too many requests)
@@ -105,8 +104,7 @@ class _Sender:
         for attempt in range(self.max_retries + 1):
             lines = [line for pair in chunk for line in pair]
             items = self.client.bulk(operations=lines, filter_path="items.*.status,items.*.error,items.*._id,"
-                                                                      "items.*._index,errors")["items"] \
-                if chunk else []
+                                                                      "items.*._index")["items"]
             again = []
             indexed = rejected = 0
             for pair, item in zip(chunk, items):
@@ -146,7 +144,6 @@ def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=N
         for event in events:
             action = {"index": {"_index": index_name(prefix, event), "_id": doc_id(event)}}
             chunk.append((orjson.dumps(action), orjson.dumps(event)))
-            result.sent += 1
             if len(chunk) >= chunk_size:
                 sender.put(chunk)
                 chunk = []
