@@ -21,6 +21,14 @@ class Field:
     name: str
     type: str  # keyword, text, long, date, ip; raw = stored only
     doc: str
+    exact: bool = False  # a text field that is also indexed whole (as '<name>.keyword') for exact/regex search
+
+
+# Longest value (in characters) indexed whole for exact and regex search; longer values are
+# stored but not matched by such conditions, in Elasticsearch (ignore_above) and locally alike.
+KEYWORD_LIMIT = 1024
+TEXT_KEYWORD_LIMIT = 8191  # Lucene's 32,766-byte term limit / 4 bytes per UTF-8 character
+EXACT_SUBFIELD = "keyword"
 
 
 _FIELDS = [
@@ -35,11 +43,11 @@ _FIELDS = [
     Field("process.pid", "long", "Process id."),
     Field("host.name", "keyword", "Node the log came from."),
     Field("service.name", "keyword", "OpenStack service, e.g. nova-compute, neutron-server."),
-    Field("message", "text", "The record's message (without traceback)."),
+    Field("message", "text", "The record's message (without traceback).", exact=True),
     Field("event.original", "raw", "The raw lines of the whole record (stored, not indexed)."),
     Field("event.duration", "long", "Request duration in nanoseconds (access lines)."),
     Field("error.type", "keyword", "Exception class from the traceback's last line."),
-    Field("error.message", "text", "Exception text from the traceback's last line."),
+    Field("error.message", "text", "Exception text from the traceback's last line.", exact=True),
     Field("error.stack_trace", "text", "The traceback, prefixes removed."),
     Field("http.request.method", "keyword", "HTTP method of an access line."),
     Field("http.request.referrer", "keyword", "Referer header (Apache access logs)."),
@@ -149,6 +157,17 @@ LEVEL_ALIASES = {
     "ALERT": "CRITICAL",
     "EXCEPTION": "ERROR",
 }
+
+
+def exact_search(name: str) -> tuple[str, int] | None:
+    """(index field, longest value indexed) for exact/regex search on a field, or None if the
+    field cannot be searched that way (analysed-only text, stored-only raw)."""
+    field = FIELDS[name]
+    if field.type in ("keyword", "long", "ip", "date"):
+        return name, KEYWORD_LIMIT
+    if field.exact:
+        return f"{name}.{EXACT_SUBFIELD}", TEXT_KEYWORD_LIMIT
+    return None
 
 
 def normalize_level(text: str) -> str | None:

@@ -38,3 +38,11 @@ def test_wheel_installs_and_parses_outside_the_repo(tmp_path):
                            cwd=work, env=clean_env, capture_output=True, text=True, check=True).stdout.split()
     assert all("site-packages/osloganalyze/_data/" in path for path in where), where
     assert (Path(where[0]) / "grok" / "oslo.grok").is_file()
+    # the rules ship too: the installed osla judges the same line, and every built-in example passes
+    proc = subprocess.run([str(env_dir / "bin" / "osla"), "scan", "nova-api.log", "--json"], cwd=work,
+                          env=clean_env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert [f["rule"] for f in json.loads(proc.stdout)["findings"]] == ["nova-api-unexpected-exception"]
+    tested = subprocess.run([str(env_dir / "bin" / "osla"), "rules", "test"], cwd=work, env=clean_env,
+                            capture_output=True, text=True)
+    assert tested.returncode == 0 and " examples pass (" in tested.stderr

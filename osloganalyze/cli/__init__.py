@@ -8,6 +8,8 @@ import click
 from .. import __version__
 from .es import es_group, ingest_command
 from .parse import parse_command
+from .rules import rules_group
+from .scan import scan_command
 
 
 class OslaGroup(click.Group):
@@ -48,3 +50,5 @@ def main(ctx, debug):
 main.add_command(parse_command)
 main.add_command(ingest_command)
 main.add_command(es_group)
+main.add_command(rules_group)
+main.add_command(scan_command)

@@ -90,6 +90,21 @@ def es_errors(settings):
         raise Failure(explain(exc, settings)) from None
 
 
+def rules_option(command):
+    """--rules DIR (repeatable): the operator's own rule files, added to the built-in ones."""
+    return click.option("--rules", "rules_dirs", multiple=True, type=click.Path(file_okay=False),
+                        metavar="DIR", help="Add the rules in DIR/*.yaml (repeatable).")(command)
+
+
+def loaded_rules(rules_dirs):
+    from ..rules.model import RuleError, load_rules
+
+    try:
+        return load_rules(tuple(rules_dirs))
+    except RuleError as exc:
+        raise Failure(str(exc)) from None
+
+
 def debug(message: str) -> None:
     ctx = click.get_current_context(silent=True)
     if ctx is not None and (ctx.find_root().obj or {}).get("debug"):

@@ -123,10 +123,10 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
 
 
 def _ensure_template(client, settings, prefix: str) -> None:
-    """Never let Elasticsearch guess mappings: install the template if PREFIX has none."""
-    from ..es.template import setup
+    """Never let Elasticsearch guess mappings: install the template if PREFIX has none (or an older one)."""
+    from ..es.template import ensure
 
     with es_errors(settings):
-        if not client.indices.exists_index_template(name=prefix):
-            setup(client, prefix)
-            click.echo(f"osla ingest: installed the index template for {prefix}-* (see osla es setup)", err=True)
+        done = ensure(client, prefix)
+    if done:
+        click.echo(f"osla ingest: {done} the index template for {prefix}-* (see osla es setup)", err=True)

@@ -5,24 +5,25 @@ from __future__ import annotations
 from .. import __version__, schema
 from .connection import EsError
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 _MAPPING = {
-    "keyword": {"type": "keyword", "ignore_above": 1024},
+    "keyword": {"type": "keyword", "ignore_above": schema.KEYWORD_LIMIT},
     "text": {"type": "text"},
     "long": {"type": "long"},
     "date": {"type": "date"},
     "ip": {"type": "ip"},
     "raw": {"type": "keyword", "index": False, "doc_values": False},  # kept for display, not searched
 }
-_MESSAGE_MAPPING = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 2048}}}
+_EXACT_TEXT_MAPPING = {"type": "text", "fields": {
+    schema.EXACT_SUBFIELD: {"type": "keyword", "ignore_above": schema.TEXT_KEYWORD_LIMIT}}}
 
 
 def properties() -> dict:
     """Nested mapping properties for every schema field (dotted names become objects)."""
     root: dict = {}
     for name, field in schema.FIELDS.items():
-        mapping = _MESSAGE_MAPPING if name == schema.MESSAGE else _MAPPING[field.type]
+        mapping = _EXACT_TEXT_MAPPING if field.exact else _MAPPING[field.type]
         node = root
         *parents, leaf = name.split(".")
         for part in parents:
@@ -69,3 +70,23 @@ def setup(client, prefix: str = "openstack", retention_days: int | None = None) 
     client.indices.put_index_template(name=prefix, **index_template(prefix, lifecycle))
     return {"template": prefix, "index_patterns": [f"{prefix}-*"], "lifecycle": lifecycle,
             "version": TEMPLATE_VERSION}
+
+
+def ensure(client, prefix: str = "openstack") -> str | None:
+    """Install the template if PREFIX has none, or upgrade one an older osla installed (keeping its
+    retention policy). Returns what was done ('installed', 'upgraded') or None."""
+    from elasticsearch import NotFoundError
+
+    try:
+        found = client.indices.get_index_template(name=prefix)["index_templates"]
+    except NotFoundError:
+        found = []
+    if not found:
+        setup(client, prefix)
+        return "installed"
+    current = found[0]["index_template"]
+    if current.get("_meta", {}).get("managed_by") != "osla" or current.get("version", 0) >= TEMPLATE_VERSION:
+        return None  # someone else's template, or already current
+    lifecycle = current.get("template", {}).get("settings", {}).get("index", {}).get("lifecycle", {}).get("name")
+    client.indices.put_index_template(name=prefix, **index_template(prefix, lifecycle))
+    return "upgraded"

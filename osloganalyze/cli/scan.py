@@ -1,0 +1,188 @@
+"""``osla scan``: run the rules over logs (a local tree or Elasticsearch) and list findings.
+
+Exit status for cron and monitoring: 0 no finding, 1 findings, 2 error.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from ..query import EventQuery
+from ..rules.model import SEVERITIES, SEVERITY_RANK, parse_duration
+from .common import Failure, Progress, es_client, es_errors, es_options, loaded_rules, rules_option
+
+
+def time_bound(text: str | None, option: str, now: datetime | None = None) -> str | None:
+    """'24h' (before now), '2014-04-16', '2014-04-16T21:17' or a full ISO time -> event timestamp text."""
+    if text is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    try:
+        moment = now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise Failure(f"{option} takes a duration (30m, 24h, 7d) or a date/time (2024-05-01T12:00), "
+                          f"not {text!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+@es_options
+@click.option("--prefix", default="openstack", show_default=True, help="Index prefix (with --es).")
+@click.option("--since", help="Only events since: a duration before now (24h, 7d) or a date/time (UTC).")
+@click.option("--until", help="Only events before this (same forms as --since).")
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option("--host", "hosts", multiple=True, help="Only this host (repeatable).")
+@rules_option
+@click.option("--rule", "only", multiple=True, help="Only this rule (repeatable).")
+@click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              help="Leave out findings below this severity.")
+@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (local files).")
+@click.option("--year", type=int, help="Year for syslog dates that carry none (local files).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document: findings and counts.")
+@click.option("--emit-fluentd", metavar="HOST:PORT", help="Also send each finding to Fluentd, tagged osla.finding.")
+def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, since, until,
+                 services, hosts, rules_dirs, only, min_severity, tz, year, as_json, emit_fluentd):
+    """Judge logs: findings grouped by rule and signature.
+
+    PATH is a log file or folder (a node's /var/log, an unpacked bundle); with
+    --es (or OSLA_ES_URL / the config file) and no PATH, the rules run as
+    queries in Elasticsearch instead.
+
+    Each finding has a count, first and last seen, services, hosts, a few
+    request ids (for osla triage) and one example. Exit status: 0 no finding,
+    1 findings, 2 error.
+
+    \b
+    Examples:
+      osla scan /var/log --since 24h
+      osla scan bundle/ --json | jq '.findings[] | select(.category == "bug")'
+      osla scan --es https://es:9200 --since 24h --emit-fluentd 127.0.0.1:24224
+    """
+    rules = loaded_rules(rules_dirs)
+    if only:
+        unknown = sorted(set(only) - {r.id for r in rules})
+        if unknown:
+            raise Failure(f"no rule {unknown[0]!r} (see osla rules list)")
+        rules = [r for r in rules if r.id in set(only)]
+    if emit_fluentd:
+        from ..fluentd.forward import ForwardError, parse_address
+        try:
+            parse_address(emit_fluentd)
+        except ForwardError as exc:
+            raise Failure(str(exc)) from None
+    query = EventQuery(since=time_bound(since, "--since"), until=time_bound(until, "--until"),
+                       services=tuple(services), hosts=tuple(hosts))
+    use_es = not paths and (es_urls or _es_configured(config_file))
+    if not paths and not use_es:
+        raise Failure("give log PATHs, or --es URL to scan Elasticsearch")
+    if paths and es_urls:
+        raise Failure("give either PATHs or --es, not both")
+    progress = Progress("scanning")
+    try:
+        if use_es:
+            collector, stats = _scan_es(rules, query, prefix, progress,
+                                        (es_urls, es_user, es_password, es_ca, es_api_key, config_file)), None
+        else:
+            collector, stats = _scan_local(rules, query, list(paths), tz, year, progress)
+        findings = collector.findings()
+    finally:
+        progress.done()
+    floor = SEVERITY_RANK[min_severity]
+    findings = [f for f in findings if SEVERITY_RANK[f["severity"]] >= floor]
+    sent = None
+    if emit_fluentd and findings:
+        from ..fluentd.forward import ForwardError, emit_findings
+        try:
+            sent = emit_findings(findings, emit_fluentd)
+        except ForwardError as exc:
+            _print(findings, collector, stats, progress.elapsed, as_json, len(rules), None)
+            raise Failure(str(exc)) from None
+    _print(findings, collector, stats, progress.elapsed, as_json, len(rules), sent)
+    if stats is not None and stats.errors:  # some input could not be read: the scan is incomplete
+        for error in stats.errors[:10]:
+            click.echo(f"osla: error: {error}", err=True)
+        sys.exit(2)
+    sys.exit(1 if findings else 0)
+
+
+def _es_configured(config_file) -> bool:
+    """An Elasticsearch URL from the environment or the config file (errors surface on connect)."""
+    from ..es.connection import EsError, resolve
+    try:
+        return bool(resolve((), None, None, None, None, config_file).urls)
+    except EsError:
+        return True
+
+
+def _scan_local(rules, query, paths, tz, year, progress):
+    from ..parse import Stats, parse_paths
+    from ..parse.timestamps import BadTimeZone, zone
+    from ..rules.engine import LocalEngine
+    from ..sources.local import SourceError
+
+    try:
+        zone(tz)
+    except BadTimeZone as exc:
+        raise Failure(str(exc)) from None
+    stats = Stats()
+    try:
+        collector = LocalEngine(rules).scan(parse_paths(paths, tz=tz, year=year, stats=stats), query,
+                                            progress=progress.update)
+    except SourceError as exc:
+        raise Failure(str(exc)) from None
+    return collector, stats
+
+
+def _scan_es(rules, query, prefix, progress, settings_args):
+    from ..rules.engine import ElasticsearchEngine
+    from ..sources.elasticsearch import ElasticsearchSource
+
+    client, settings = es_client(*settings_args)
+    with es_errors(settings):
+        return ElasticsearchEngine(rules, ElasticsearchSource(client, prefix)).scan(query, progress=progress.update)
+
+
+def _print(findings, collector, stats, elapsed, as_json, rule_count, sent) -> None:
+    counts = {c: sum(1 for f in findings if f["category"] == c) for c in ("bug", "config", "infrastructure")}
+    summary = {"findings": len(findings), "by_category": counts, "rules": rule_count, "events": collector.events,
+               "matched_events": collector.hits, "elapsed_s": round(elapsed, 3)}
+    if stats is not None:
+        summary.update(files=stats.files, read_errors=len(stats.errors))
+    if sent is not None:
+        summary["sent_to_fluentd"] = sent
+    if as_json:
+        click.echo(json.dumps({"summary": summary, "findings": findings}, ensure_ascii=False))
+        return
+    _table(findings)
+    looked = f"{collector.events:,} events" if collector.events is not None else "Elasticsearch"
+    parts = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+    click.echo(f"{len(findings)} findings{' (' + parts + ')' if parts else ''} from {looked}, "
+               f"{rule_count} rules, {elapsed:.1f} s" + (f"; {sent} sent to Fluentd" if sent is not None else ""),
+               err=True)
+
+
+def _table(findings) -> None:
+    """Three lines per finding: what and how bad, the signature, where."""
+    if not findings:
+        return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # cut lines on terminals only
+    click.echo(f"{'SEVERITY':<9}{'CATEGORY':<15}{'COUNT':>7}  {'LAST SEEN':<20}RULE / SIGNATURE / WHERE"[:width])
+    for f in findings:
+        rule = f["rule"] + (" (escalated: " + f["escalation"] + ")" if f["escalated"] else "")
+        last = (f["last_seen"] or "-")[:19]
+        click.echo(f"{f['severity']:<9}{f['category']:<15}{f['count']:>7}  {last:<20}{rule}"[:width])
+        click.echo(f"    {f['signature']}"[:width])
+        where = ", ".join(f["services"]) + " on " + ", ".join(f["hosts"])
+        if f["request_ids"]:
+            where += "; requests: " + " ".join(f["request_ids"][:3])
+        click.echo(f"    {where}"[:width])

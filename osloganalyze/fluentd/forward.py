@@ -1,0 +1,49 @@
+"""Findings to Fluentd over the forward protocol (fluent-logger), tagged ``osla.finding``, so
+Fluentd ships them into Elasticsearch beside the logs they were found in."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+TAG_PREFIX = "osla"
+LABEL = "finding"  # full tag: osla.finding
+
+
+class ForwardError(Exception):
+    """Fluentd could not take the findings (one line, secret-free)."""
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ForwardError(f"--emit-fluentd wants HOST:PORT (e.g. 127.0.0.1:24224), not {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def finding_id(finding: dict) -> str:
+    """Stable across runs for the same problem, so a receiver can update instead of duplicate."""
+    key = "\x1f".join(str(finding.get(k)) for k in ("rule", "signature", "escalated", "first_seen"))
+    return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
+
+
+def emit_findings(findings: list[dict], address: str, timeout: float = 5.0) -> int:
+    """Send every finding; returns how many were sent, raises ForwardError if any was not."""
+    from fluent import sender
+
+    host, port = parse_address(address)
+    fluent = sender.FluentSender(TAG_PREFIX, host=host, port=port, timeout=timeout)
+    sent = 0
+    now = int(time.time())
+    try:
+        for finding in findings:
+            record = dict(finding, finding_id=finding_id(finding))
+            if not fluent.emit_with_time(LABEL, now, record):
+                error = fluent.last_error
+                fluent.clear_last_error()
+                fluent.pendings = None  # what failed is reported as not sent: never flushed later
+                raise ForwardError(f"Fluentd at {host}:{port} did not take the findings "
+                                   f"({sent} of {len(findings)} sent): {error}")
+            sent += 1
+    finally:
+        fluent.close()
+    return sent

@@ -1,0 +1,30 @@
+"""Secrets out of text that osla shows: tokens, passwords, credentials in URLs.
+
+Old OpenStack logs print token headers (keystoneclient/neutronclient DEBUG lines) and config
+dumps print passwords; findings, triage and reports pass their example lines through
+:func:`redact` before anything leaves osla.
+"""
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+_RULES = [
+    # X-Auth-Token: abc / 'X-Auth-Token': 'abc' / "X-Subject-Token": "abc" / x-service-token
+    (re.compile(r"""(?i)(x-(?:auth|subject|service)-token['"]?\s*[:=]\s*['"]?)(?!\*|\{SHA)[^\s'",}]+"""), r"\1" + MASK),
+    # password=..., "password": "...", admin_password = ..., secret/token keys in JSON or key=value
+    (re.compile(r"""(?i)((?:["']?\w*(?:password|passwd|secret|auth_token|api_key|token_key)["']?)\s*[:=]\s*['"]?)"""
+                r"""(?!\*)[^\s'",}&]+"""), r"\1" + MASK),
+    # scheme://user:password@host (transport_url, connection strings)
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@\s/]+@", re.I), r"\1" + MASK + "@"),
+    # {SHA1}... token hashes keystonemiddleware prints
+    (re.compile(r"(\{SHA\d*\})[0-9a-f]{16,}", re.I), r"\1" + MASK),
+]
+
+
+def redact(text: str | None) -> str | None:
+    if not text:
+        return text
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text

@@ -1,0 +1,149 @@
+"""From rule hits to findings: grouped by rule and signature, escalated by correlation,
+filtered by thresholds. Both engines (local and Elasticsearch) feed the same :class:`Collector`,
+so only *which events match* can differ between them, and the tests check that it does not."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .. import schema
+from ..redact import redact
+from .model import SEVERITY_RANK, Rule
+from .signature import deepest_openstack_frame, signature
+
+EXAMPLE_CHARS = 2000
+_IDS_KEPT = 5
+_CATEGORY_ORDER = {"bug": 0, "config": 1, "infrastructure": 2}
+
+
+@dataclass
+class _Group:
+    rule: Rule
+    signature: str
+    escalated: bool
+    count: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+    services: Counter = field(default_factory=Counter)
+    hosts: Counter = field(default_factory=Counter)
+    request_ids: list = field(default_factory=list)
+    instance_uuids: list = field(default_factory=list)
+    example: dict | None = None
+    frame: str | None = None
+    stamps: list = field(default_factory=list)  # only for rules with a threshold
+
+    def add(self, event: dict) -> None:
+        self.count += 1
+        stamp = event.get(schema.TIMESTAMP)
+        if stamp:
+            self.first_seen = stamp if self.first_seen is None or stamp < self.first_seen else self.first_seen
+            self.last_seen = stamp if self.last_seen is None or stamp > self.last_seen else self.last_seen
+            if self.rule.threshold:
+                self.stamps.append(stamp)
+        self.services[event.get(schema.SERVICE_NAME) or "?"] += 1
+        self.hosts[event.get(schema.HOST_NAME) or "?"] += 1
+        for name, kept in ((schema.REQUEST_ID, self.request_ids), (schema.INSTANCE_UUID, self.instance_uuids)):
+            value = event.get(name)
+            if value and value not in kept and len(kept) < _IDS_KEPT:
+                kept.append(value)
+        if self.example is None:
+            self.example = example_of(event)
+            self.frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
+
+    def peak(self) -> int:
+        """Most hits inside any window of the threshold's length."""
+        if not self.stamps:
+            return self.count  # undated events: no windows to tell apart
+        times = sorted(_seconds(s) for s in self.stamps)
+        best, start = 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] > self.rule.threshold.within:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+
+def example_of(event: dict) -> dict:
+    """The fields of one event a reader needs, secrets redacted, text cut to a readable size."""
+    keep = (schema.TIMESTAMP, schema.HOST_NAME, schema.SERVICE_NAME, schema.LOG_LEVEL, schema.LOG_LOGGER,
+            schema.REQUEST_ID, schema.GLOBAL_REQUEST_ID, schema.INSTANCE_UUID, schema.ERROR_TYPE,
+            schema.HTTP_STATUS, schema.LOG_FILE_PATH, schema.LOG_OFFSET)
+    example = {name: event[name] for name in keep if event.get(name) is not None}
+    for name in (schema.MESSAGE, schema.ERROR_MESSAGE, schema.EVENT_ORIGINAL):
+        if event.get(name):
+            example[name] = redact(event[name][:EXAMPLE_CHARS])
+    return example
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def correlation_values(event: dict, fields: tuple[str, ...]) -> set:
+    return {event[name] for name in fields if event.get(name)}
+
+
+class Collector:
+    """Hits in, findings out. ``escalation_keys`` must be complete before :meth:`findings`."""
+
+    def __init__(self):
+        self.groups: dict[tuple, _Group] = {}
+        self.pending: dict[str, list[tuple[dict, frozenset]]] = {}  # rule id -> hits awaiting escalation
+        self.rules: dict[str, Rule] = {}
+        self.escalation_keys: dict[str, set] = {}  # rule id -> correlation values of escalating events
+        self.hits = 0
+        self.events: int | None = None  # events looked at (local scans)
+
+    def add(self, rule: Rule, event: dict) -> None:
+        self.hits += 1
+        self.rules[rule.id] = rule
+        if rule.escalate_when is not None:
+            slim = {k: v for k, v in event.items() if k != schema.EVENT_ORIGINAL}
+            slim[schema.EVENT_ORIGINAL] = (event.get(schema.EVENT_ORIGINAL) or "")[:EXAMPLE_CHARS]  # bounded memory
+            keys = frozenset(correlation_values(event, rule.escalate_when.same))
+            self.pending.setdefault(rule.id, []).append((slim, keys))
+            return
+        self._group(rule, event, False)
+
+    def _group(self, rule: Rule, event: dict, escalated: bool) -> None:
+        key = (rule.id, signature(event), escalated)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(rule, key[1], escalated)
+        group.add(event)
+
+    def findings(self) -> list[dict]:
+        for rule_id, hits in self.pending.items():
+            rule = self.rules[rule_id]
+            keys = self.escalation_keys.get(rule_id, set())
+            for event, values in hits:
+                self._group(rule, event, bool(values & keys))
+        self.pending = {}
+        found = [_finding(g) for g in self.groups.values()]
+        found = [f for f in found if f is not None]
+        found.sort(key=lambda f: (-SEVERITY_RANK[f["severity"]], _CATEGORY_ORDER[f["category"]], -f["count"],
+                                  f["rule"], f["signature"]))
+        return found
+
+
+def _finding(group: _Group) -> dict | None:
+    rule = group.rule
+    finding = {
+        "rule": rule.id, "title": rule.title, "category": rule.category, "severity": rule.severity,
+        "escalated": group.escalated, "signature": group.signature, "count": group.count,
+        "first_seen": group.first_seen, "last_seen": group.last_seen,
+        "services": dict(group.services.most_common()), "hosts": dict(group.hosts.most_common()),
+        "request_ids": group.request_ids, "instance_uuids": group.instance_uuids,
+        "frame": group.frame,
+        "example": group.example, "remediation": rule.remediation,
+    }
+    if group.escalated:
+        finding.update(category=rule.escalate_when.category, severity=rule.escalate_when.severity,
+                       escalation=rule.escalate_when.reason)
+    if rule.threshold:
+        peak = group.peak()
+        if peak < rule.threshold.count:
+            return None
+        finding["peak"] = {"count": peak, "within_seconds": rule.threshold.within}
+    return finding

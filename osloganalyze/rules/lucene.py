@@ -1,0 +1,148 @@
+"""Translate a Python regex into Lucene's regexp syntax (Elasticsearch ``regexp`` queries).
+
+Rules are written once, in Python syntax, and searched with ``re.search`` locally. Lucene
+regexps match a whole term and have no anchors, look-arounds or back-references, and treat
+``# @ & < > ~ "`` as operators. The translation walks Python's own parse of the pattern,
+so it covers exactly what Python understood, and refuses what Lucene cannot do (the rule
+author hears which construct at load time). Local matching uses the flags
+:data:`PYTHON_FLAGS` so that both sides read ``.`` and ``\\d \\w \\s`` the same way.
+"""
+from __future__ import annotations
+
+import re
+import re._constants as C  # noqa: N812 - the stdlib's own names
+import re._parser as sre_parse
+
+PYTHON_FLAGS = re.ASCII | re.DOTALL  # '.' matches newlines in Lucene; \d \w \s are ASCII there
+
+_CATEGORIES = {
+    C.CATEGORY_DIGIT: "0-9",
+    C.CATEGORY_WORD: "a-zA-Z0-9_",
+    C.CATEGORY_SPACE: " \t\n\r\f\v",
+}
+_NOT_CATEGORIES = {
+    C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT,
+    C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+    C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE,
+}
+_SPECIAL = set('.?+*|{}[]()"\\#@&<>~')  # everything Lucene's parser treats as syntax (flags ALL)
+_CLASS_SPECIAL = set("[]\\^-&~")
+
+
+class RegexNotPortable(ValueError):
+    """A Python regex feature Lucene has no equivalent for."""
+
+
+def to_lucene(pattern: str) -> str:
+    """The Lucene regexp matching a term wherever ``re.search(pattern, term)`` would."""
+    parsed = list(sre_parse.parse(pattern, PYTHON_FLAGS))
+    if len(parsed) == 1 and parsed[0][0] is C.BRANCH:  # 'a|^b$': each alternative anchored on its own
+        return "|".join(f"({_anchored(list(alt))})" for alt in parsed[0][1][1])
+    return _anchored(parsed)
+
+
+def _anchored(parsed: list) -> str:
+    head = bool(parsed) and parsed[0] == (C.AT, C.AT_BEGINNING)
+    tail = bool(parsed) and parsed[-1] == (C.AT, C.AT_END)
+    body = parsed[1 if head else 0:len(parsed) - (1 if tail else 0)]
+    core = _sequence(body)
+    return ("" if head else ".*") + (f"({core})" if core else "") + ("" if tail else ".*")
+
+
+def _sequence(items) -> str:
+    return "".join(_item(op, arg) for op, arg in items)
+
+
+def _item(op, arg) -> str:
+    if op is C.LITERAL:
+        return _literal(chr(arg))
+    if op is C.NOT_LITERAL:
+        return f"[^{_class_char(chr(arg))}]"
+    if op is C.ANY:
+        return "."
+    if op is C.IN:
+        return _char_class(arg)
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT):  # laziness does not change *whether* a text matches
+        low, high, sub = arg
+        return _group(sub) + _repeat(low, high)
+    if op is C.SUBPATTERN:
+        _group_id, add_flags, del_flags, sub = arg
+        if add_flags or del_flags:
+            raise RegexNotPortable("inline flags inside a group (use ignore_case: true)")
+        return f"({_sequence(sub)})"
+    if op is C.BRANCH:
+        _, alternatives = arg
+        return "(" + "|".join(_sequence(alt) for alt in alternatives) + ")"
+    if op is C.AT:
+        raise RegexNotPortable("anchors other than a leading ^ and a trailing $ (and no \\b)")
+    names = {C.GROUPREF: "back-references", C.ASSERT: "look-arounds", C.ASSERT_NOT: "look-arounds",
+             C.POSSESSIVE_REPEAT: "possessive repeats", C.ATOMIC_GROUP: "atomic groups",
+             C.GROUPREF_EXISTS: "conditional groups"}
+    raise RegexNotPortable(names.get(op, str(op).lower()))
+
+
+def _group(sub) -> str:
+    items = list(sub)
+    if len(items) == 1 and items[0][0] in (C.LITERAL, C.ANY, C.IN, C.NOT_LITERAL, C.SUBPATTERN, C.BRANCH):
+        return _item(*items[0])
+    return f"({_sequence(items)})"
+
+
+def _repeat(low: int, high: int) -> str:
+    if high == C.MAXREPEAT:
+        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+    if (low, high) == (0, 1):
+        return "?"
+    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
+
+
+def _literal(char: str) -> str:
+    return "\\" + char if char in _SPECIAL else char
+
+
+def _class_char(char: str) -> str:
+    return "\\" + char if char in _CLASS_SPECIAL else char
+
+
+def _char_class(items) -> str:
+    negate = False
+    parts: list[str] = []
+    for op, arg in items:
+        if op is C.NEGATE:
+            negate = True
+        elif op is C.LITERAL:
+            parts.append(_class_char(chr(arg)))
+        elif op is C.RANGE:
+            parts.append(f"{_class_char(chr(arg[0]))}-{_class_char(chr(arg[1]))}")
+        elif op is C.CATEGORY and arg in _CATEGORIES:
+            parts.append(_CATEGORIES[arg])
+        elif op is C.CATEGORY and arg in _NOT_CATEGORIES:
+            if len(items) != 1 or negate:
+                raise RegexNotPortable("\\D, \\W or \\S combined with other characters in a class")
+            return f"[^{_CATEGORIES[_NOT_CATEGORIES[arg]]}]"
+        else:
+            raise RegexNotPortable(f"character class item {op}")
+    return ("[^" if negate else "[") + "".join(parts) + "]"
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Texts one of which every match of ``pattern`` contains (a cheap ``in`` test before the
+    regex), or None when no such text can be read off the pattern."""
+    parsed = list(sre_parse.parse(pattern, PYTHON_FLAGS))
+    if len(parsed) == 1 and parsed[0][0] is C.BRANCH:
+        runs = [_longest_run(list(alt)) for alt in parsed[0][1][1]]
+        return tuple(runs) if all(runs) else None
+    run = _longest_run(parsed)
+    return (run,) if run else None
+
+
+def _longest_run(items) -> str:
+    best, current = "", ""
+    for op, arg in items:
+        if op is C.LITERAL:
+            current += chr(arg)
+            continue
+        best, current = max(best, current, key=len), ""
+        if op is C.SUBPATTERN and not arg[1] and not arg[2]:
+            best = max(best, _longest_run(list(arg[3])), key=len)
+    return max(best, current, key=len)

@@ -1,0 +1,126 @@
+"""A condition tree as a Python predicate over events (local sources).
+
+The tree is turned into Python source and compiled once: every rule of a rule set becomes one
+branch of a single generated function that reads each field once per event and tests cheap
+conditions before regexes (a few microseconds per event for the built-in rules, where
+nested closures took ten times longer).
+
+It mirrors how Elasticsearch indexes the same event (see :func:`schema.exact_search`): text
+conditions see a field's whole value only when it is at most the indexed length, a list
+matches when any of its items does, a missing value matches nothing, and "" exists.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from .. import schema
+from .conditions import All, Any, Contains, Equals, Exists, Not, Range, Regex, StartsWith
+from .lucene import PYTHON_FLAGS, required_literals
+
+Predicate = Callable[[dict], bool]
+_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_LIST_FIELDS = frozenset({schema.TAGS})  # fields whose value may be a list of values
+
+
+class _Generator:
+    def __init__(self):
+        self.fields: dict[str, str] = {}  # field name -> local variable
+        self.constants: dict[str, object] = {}
+
+    def var(self, name: str) -> str:
+        if name not in self.fields:
+            self.fields[name] = f"f{len(self.fields)}"
+        return self.fields[name]
+
+    def constant(self, value) -> str:
+        key = f"c{len(self.constants)}"
+        self.constants[key] = value
+        return key
+
+    def expr(self, node) -> str:
+        if isinstance(node, All):
+            return "(" + " and ".join(self.expr(p) for p in sorted(node.parts, key=_cost)) + ")"
+        if isinstance(node, Any):
+            return "(" + " or ".join(self.expr(p) for p in sorted(node.parts, key=_cost)) + ")"
+        if isinstance(node, Not):
+            return f"(not {self.expr(node.part)})"
+        name = node.field
+        if name in _LIST_FIELDS:  # rare: test each item with a single-value predicate
+            return f"_any({self.var(name)}, {self.constant(_item_predicate(node))})"
+        return self.value_expr(node, self.var(name))
+
+    def value_expr(self, node, v: str) -> str:
+        field = schema.FIELDS[node.field]
+        if isinstance(node, Exists):
+            if field.type == "keyword":  # an over-long keyword is not indexed, so it does not "exist"
+                return f"({v} is not None and not ({v}.__class__ is str and len({v}) > {schema.KEYWORD_LIMIT}))"
+            return f"({v} is not None)"
+        if isinstance(node, Range):
+            bounds = " and ".join(f"{v} {_OPERATORS[op]} {bound!r}" for op, bound in node.bounds)
+            return f"({v}.__class__ in _NUMBERS and {bounds})"
+        limit = schema.exact_search(node.field)[1]
+        text = f"{v}.__class__ is str and len({v}) <= {limit}"
+        if isinstance(node, Equals):
+            if field.type == "long":
+                return f"({v}.__class__ in _NUMBERS and {v} in {self.constant(frozenset(node.values))})"
+            return f"({text} and {v} in {self.constant(frozenset(node.values))})"
+        if isinstance(node, Contains):
+            return f"({text} and (" + " or ".join(f"{t!r} in {v}" for t in node.texts) + "))"
+        if isinstance(node, StartsWith):
+            return f"({text} and {v}.startswith({node.text!r}))"
+        if isinstance(node, Regex):
+            flags = PYTHON_FLAGS | (re.IGNORECASE if node.ignore_case else 0)
+            search = self.constant(re.compile(node.pattern, flags).search)
+            literals = None if node.ignore_case else required_literals(node.pattern)
+            guard = (" and (" + " or ".join(f"{t!r} in {v}" for t in literals) + ")") if literals else ""
+            return f"({text}{guard} and {search}({v}) is not None)"
+        raise TypeError(f"unknown condition {node!r}")
+
+    def build(self, body: list[str], name: str) -> Callable:
+        loads = "".join(f"    {var} = g({field!r})\n" for field, var in self.fields.items())
+        source = f"def {name}(e):\n    g = e.get\n{loads}" + "".join(body)
+        namespace = dict(self.constants, _NUMBERS=(int, float), _any=_any)
+        exec(compile(source, f"<osla rules: {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+        function = namespace[name]
+        function.source = source
+        return function
+
+
+def _any(value, test) -> bool:
+    if value is None:
+        return False
+    return any(test({"v": item}) for item in (value if isinstance(value, list) else [value]) if item is not None)
+
+
+def _cost(node) -> int:
+    """Rough evaluation cost, so that cheap tests short-circuit expensive ones."""
+    if isinstance(node, (All, Any)):
+        return sum(_cost(p) for p in node.parts)
+    if isinstance(node, Not):
+        return _cost(node.part) + 1
+    return {Exists: 1, Equals: 2, Range: 2, StartsWith: 3, Contains: 4, Regex: 10}[type(node)]
+
+
+def compile_predicate(node) -> Predicate:
+    """One condition tree as a function of an event."""
+    generator = _Generator()
+    expression = generator.expr(node)
+    return generator.build([f"    return {expression}\n"], "predicate")
+
+
+def compile_matcher(nodes: list) -> Callable[[dict], list[int]]:
+    """One function testing every condition tree; it returns the indexes of those that hold."""
+    generator = _Generator()
+    body = ["    hits = []\n"]
+    for index, node in enumerate(nodes):
+        body.append(f"    if {generator.expr(node)}:\n        hits.append({index})\n")
+    body.append("    return hits\n")
+    return generator.build(body, "matcher")
+
+
+def _item_predicate(node) -> Predicate:
+    """A leaf condition on one item of a list field, which :func:`_any` puts under 'v'."""
+    generator = _Generator()
+    expression = generator.value_expr(node, "v")
+    return generator.build([f"    v = e.get('v')\n    return {expression}\n"], "item")

@@ -1,0 +1,129 @@
+"""Each rule compiles twice, to a Python predicate and to an Elasticsearch query; on the same events,
+in a real node, both must select exactly the same events, rule by rule."""
+import pytest
+from elasticsearch import Elasticsearch
+
+from osloganalyze import schema as S
+from osloganalyze.es.ingest import doc_id, ingest
+from osloganalyze.es.template import setup
+from osloganalyze.rules.conditions import parse_match
+from osloganalyze.rules.engine import ElasticsearchEngine, LocalEngine, effective_condition
+from osloganalyze.rules.examples import example_events
+from osloganalyze.rules.model import load_rules
+from osloganalyze.rules.to_elasticsearch import compile_query
+from osloganalyze.rules.to_python import compile_predicate
+from osloganalyze.sources.elasticsearch import ElasticsearchSource
+
+PREFIX = "rulecheck"
+RULES = load_rules()
+
+
+def _edge_events() -> list[dict]:
+    """Events made to sit on the boundaries where the two engines could disagree."""
+    base = {S.HOST_NAME: "edge", S.LOG_FILE_PATH: "/edge.log", S.TIMESTAMP: "2024-05-01T12:00:00.000Z"}
+    amqp = "AMQP server on 10.0.0.1:5672 is unreachable: timed out."
+    shapes = [  # one character over, and exactly at, the indexed length of message.keyword
+        {S.MESSAGE: amqp + "x" * (S.TEXT_KEYWORD_LIMIT + 1 - len(amqp))},
+        {S.MESSAGE: amqp + "y" * (S.TEXT_KEYWORD_LIMIT - len(amqp))},
+        {S.MESSAGE: "Caught error: two\nlines", S.LOG_LEVEL: "ERROR"},
+        {S.MESSAGE: "caught error: lower case", S.LOG_LEVEL: "ERROR"},
+        {S.MESSAGE: "", S.ERROR_TYPE: ""},
+        {S.HTTP_STATUS: 500, S.URL_ORIGINAL: "/v2/" + "a" * 1100, S.HTTP_METHOD: "GET"},
+        {S.HTTP_STATUS: 599, S.URL_ORIGINAL: "/ok"},
+        {S.HTTP_STATUS: 600, S.URL_ORIGINAL: "/ok"},
+        {S.TAGS: ["truncated", "other"], S.MESSAGE: "Timed out waiting for a reply to message ID 1"},
+        {S.ERROR_TYPE: "oslo_messaging.exceptions.MessagingTimeout", S.ERROR_MESSAGE: "x" * 9000},
+        {S.MESSAGE: 'quote " hash # at @ amp & lt < tilde ~ star * question ?'},
+        {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova"},
+    ]
+    return [dict(base, **{S.LOG_OFFSET: i}, **shape) for i, shape in enumerate(shapes)]
+
+
+EDGE_CONDITIONS = [
+    {"message": {"contains": "is unreachable"}},
+    {"message": {"regex": "unreachable: timed out"}},
+    {"message": {"regex": "^Caught error: two.lines$"}},
+    {"message": {"regex": "^caught ERROR", "ignore_case": True}},
+    {"message": {"starts_with": "Caught"}},
+    {"message": {"contains": 'quote " hash # at @ amp & lt < tilde ~ star * question ?'}},
+    {"message": {"regex": r'" hash # at @ amp & lt < tilde ~ star \* question \?'}},
+    {"message": ""},
+    {"message": {"exists": True}},
+    {"error.type": {"exists": True}},
+    {"error.type": {"exists": False}},
+    {"error.message": {"regex": "x{100}"}},
+    {"http.response.status_code": {"gte": 500, "lt": 600}},
+    {"http.response.status_code": {"gt": 599}},
+    {"http.response.status_code": {"one_of": [500, 600]}},
+    {"url.original": {"exists": True}},
+    {"url.original": {"starts_with": "/v2/"}},
+    {"tags": "truncated"},
+    {"tags": {"contains": "runc"}},
+    {"log.level": {"at_least": "ERROR"}},
+    {"not": {"log.level": {"at_least": "ERROR"}}},
+]
+
+
+@pytest.fixture(scope="module")
+def indexed(es_url):
+    client = Elasticsearch(es_url, request_timeout=60)
+    setup(client, PREFIX)
+    events = _edge_events()
+    for rule in RULES:
+        for kind, examples in (("raise", rule.raise_examples), ("not_raise", rule.not_raise_examples)):
+            for index, example in enumerate(examples):
+                events.extend(example_events(rule, kind, index, example))
+    result = ingest(client, events, PREFIX)
+    assert result.rejected == 0
+    client.indices.refresh(index=f"{PREFIX}-*")
+    assert client.count(index=f"{PREFIX}-*")["count"] == len(events)
+    return client, events
+
+
+def _both(indexed, node):
+    client, events = indexed
+    test = compile_predicate(node)
+    local = {doc_id(e) for e in events if test(e)}
+    hits = client.search(index=f"{PREFIX}-*", query=compile_query(node), size=10000, _source=False)["hits"]["hits"]
+    return local, {hit["_id"] for hit in hits}
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_python_and_elasticsearch_select_the_same_events(indexed, rule):
+    local, remote = _both(indexed, effective_condition(rule))
+    assert local == remote
+    if rule.escalate_when:
+        assert _both(indexed, rule.escalate_when.match)[0] == _both(indexed, rule.escalate_when.match)[1]
+
+
+def test_every_rule_selects_something_in_the_examples(indexed):
+    assert all(_both(indexed, effective_condition(rule))[0] for rule in RULES)
+
+
+def test_values_longer_than_the_indexed_length_match_in_neither(indexed):
+    client, events = indexed
+    local, remote = _both(indexed, parse_match({"message": {"contains": "is unreachable"}}))
+    over, at_limit = doc_id(events[0]), doc_id(events[1])
+    assert at_limit in local and at_limit in remote
+    assert over not in local and over not in remote
+
+
+@pytest.mark.parametrize("block", EDGE_CONDITIONS, ids=lambda b: str(b)[:60])
+def test_operators_agree_on_edge_values(indexed, block):
+    local, remote = _both(indexed, parse_match(block))
+    assert local == remote
+
+
+def test_elasticsearch_scan_gives_the_local_findings(indexed):
+    """Escalation (a second query per escalating rule), supersession and thresholds included."""
+    client, events = indexed
+    local = LocalEngine(RULES).scan(events).findings()
+    source = ElasticsearchSource(client, PREFIX, page_size=50)
+    remote = ElasticsearchEngine(RULES, source).scan().findings()
+
+    def key(f):
+        return (f["rule"], f["signature"], f["escalated"], f["count"], f["first_seen"], f["last_seen"])
+    assert sorted(map(key, remote)) == sorted(map(key, local))
+    assert any(f["escalated"] for f in local)
+    assert any(f.get("peak") for f in local)
+    assert source.round_trips > len(RULES)  # paging happened
