@@ -127,3 +127,30 @@ def test_elasticsearch_scan_gives_the_local_findings(indexed):
     assert any(f["escalated"] for f in local)
     assert any(f.get("peak") for f in local)
     assert source.round_trips > len(RULES)  # paging happened
+
+
+def test_scan_command_against_elasticsearch_matches_the_local_scan(es_url):
+    import json
+
+    from click.testing import CliRunner
+
+    from osloganalyze.cli import main
+
+    def osla(*args):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    sample = "samples/live-migration"
+    assert osla("ingest", sample, "--es", es_url, "--prefix", "scancli").exit_code == 0
+    Elasticsearch(es_url).indices.refresh(index="scancli-*")
+    local = osla("scan", sample, "--json")
+    remote = osla("scan", "--es", es_url, "--prefix", "scancli", "--json")
+    assert local.exit_code == remote.exit_code == 1
+
+    def key(result):
+        return sorted((f["rule"], f["signature"], f["escalated"], f["count"]) for f in json.loads(result.stdout)["findings"])
+    assert key(remote) == key(local)
+    window = osla("scan", "--es", es_url, "--prefix", "scancli", "--json", "--since", "2015-10-29T10:51:13",
+                  "--until", "2015-10-29T10:51:14", "--service", "nova-api")
+    assert {s for f in json.loads(window.stdout)["findings"] for s in f["services"]} == {"nova-api"}
+    down = osla("scan", "--es", "http://127.0.0.1:9", "--json")
+    assert down.exit_code == 2 and down.stderr.startswith("osla: error: ") and len(down.stderr.splitlines()) == 1
