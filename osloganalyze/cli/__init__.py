@@ -10,6 +10,7 @@ from .es import es_group, ingest_command
 from .parse import parse_command
 from .rules import rules_group
 from .scan import scan_command
+from .triage import triage_command
 
 
 class OslaGroup(click.Group):
@@ -52,3 +53,4 @@ main.add_command(ingest_command)
 main.add_command(es_group)
 main.add_command(rules_group)
 main.add_command(scan_command)
+main.add_command(triage_command)

@@ -13,7 +13,7 @@ from .lines import LineParser
 from .records import Grouper, Stats
 from .timestamps import TimeConverter
 
-__all__ = ["parse_paths", "parse_file", "parse_text", "Stats"]
+__all__ = ["parse_paths", "parse_file", "parse_range", "parse_text", "Stats"]
 
 
 def parse_paths(paths: list[str], *, tz: str = "UTC", host: str | None = None, year: int | None = None,
@@ -42,6 +42,41 @@ def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
     finally:
         if logfile.path != "-":
             handle.close()
+
+
+def parse_range(logfile: LogFile, start: int, end: int | None, *, tz: str = "UTC", year: int | None = None,
+                stats: Stats | None = None) -> Iterator[dict]:
+    """Events of the bytes [start, end) of an uncompressed file (``start`` at a line start; the
+    line running over ``end`` is read whole). Offsets stay those of the whole file."""
+    stats = stats if stats is not None else Stats()
+    if year is None:
+        mtime = logfile.mtime()
+        year = datetime.fromtimestamp(mtime, timezone.utc).year if mtime else None
+    with open(logfile.path, "rb") as handle:
+        handle.seek(start)
+        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(_Slice(handle, end)))
+        yield from _events(_until_read_error(lines, logfile.path, stats), logfile, TimeConverter(tz, year), stats)
+
+
+class _Slice:
+    """A reader that stops at the first newline at or after ``end``."""
+
+    def __init__(self, handle, end: int | None):
+        self.handle, self.end, self.done = handle, end, False
+
+    def read1(self, size: int) -> bytes:
+        if self.done:
+            return b""
+        data = self.handle.read(size)
+        if self.end is not None and self.handle.tell() >= self.end:
+            before = len(data) - (self.handle.tell() - self.end)
+            newline = data.find(b"\n", max(before, 0))
+            if newline >= 0:
+                self.done = True
+                return data[:newline + 1]
+        return data
+
+    read = read1
 
 
 def _until_read_error(lines: Iterator[tuple[int, int, str]], path: str, stats: Stats):

@@ -17,7 +17,7 @@ _MASKS = [
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<hex>"),
     (re.compile(r"\binstance-[0-9a-f]{8}\b"), "instance-<n>"),
-    (re.compile(r"(?<!HTTP )(?<!status: )(?<!Returning )\d+(?:\.\d+)?"), "<n>"),  # HTTP statuses stay
+    (re.compile(r"(?<![\d.])(?<!HTTP )(?<!status: )(?<!Returning )\d+(?:\.\d+)?"), "<n>"),  # HTTP statuses stay
 ]
 _SPACES = re.compile(r"\s+")
 SIGNATURE_LIMIT = 240

@@ -1,0 +1,207 @@
+"""Follow one request through the logs: which ids lead to which, and how far to go.
+
+Ids link events in three ways:
+
+- a local request id (``openstack.request_id``) is the id one service gave the request;
+- a global request id (``openstack.global_request_id``) is the caller's local id, carried by the
+  downstream calls it made (``[req-GLOBAL req-LOCAL ...]``): following it both ways walks the
+  request tree;
+- an instance uuid (``[instance: uuid]``) ties events about one server together.
+
+Request links are followed transitively, up to ``max_hops``; the instances those requests touched
+are followed one step (their events are shown, but the other requests they mention, such as
+periodic tasks, are not chased), unless the seed itself is an instance, whose requests are then
+followed. Every fetch is limited to a time window around the seed's own events, and at most
+``max_ids`` ids are followed, so one busy instance cannot pull in the whole cloud.
+
+The algorithm only asks a source for "events with these ids in this window", so the local tree
+and Elasticsearch give the same answer (:class:`Fetcher`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from .. import schema
+
+REQUEST = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+REQUEST_FIELDS = (schema.REQUEST_ID, schema.GLOBAL_REQUEST_ID)
+
+
+class BadId(ValueError):
+    """Not something osla can follow."""
+
+
+def classify(text: str) -> tuple[str, str]:
+    """('request', 'req-…') or ('instance', uuid) for what an operator pasted: a request id, a
+    Request-ID from a CLI error ('(Request-ID: req-…)'), an instance uuid (any case)."""
+    value = text.strip().strip("()").strip()
+    value = re.sub(r"^(?:x-openstack-request-id|request-id)\s*:\s*", "", value, flags=re.I).lower()
+    if REQUEST.match(value):
+        return "request", value
+    if UUID.match(value):
+        return "instance", value
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return "instance", f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    raise BadId(f"{text!r} is not a request id (req-<uuid>) or an instance uuid")
+
+
+class Fetcher(Protocol):
+    def seed_events(self, kind: str, value: str) -> list[dict]:
+        """Events carrying the seed in an id field, at any time."""
+
+    def fetch(self, requests: set[str], instances: set[str], since: str, until: str) -> list[dict]:
+        """Events in [since, until) whose request or global id is in ``requests`` or whose
+        instance is in ``instances``."""
+
+    def errors(self, since: str, until: str) -> list[dict]:
+        """ERROR and CRITICAL events in [since, until), whatever their ids."""
+
+
+@dataclass
+class Followed:
+    id: str
+    kind: str  # request | instance
+    hop: int
+    via: str | None  # the id it was reached from
+    reason: str
+
+
+@dataclass
+class Correlation:
+    seed: str
+    kind: str
+    events: list[dict] = field(default_factory=list)
+    followed: list[Followed] = field(default_factory=list)
+    since: str | None = None
+    until: str | None = None
+    limits: list[str] = field(default_factory=list)  # where a bound stopped the chase
+    nearby: list[dict] = field(default_factory=list)  # errors close in time that no id links
+
+
+NEARBY_SECONDS = 5  # errors this close to the request's own failures are shown, linked or not
+NEARBY_LIMIT = 50
+
+
+def window(events: list[dict], around: int) -> tuple[str, str] | None:
+    stamps = sorted(e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP))
+    if not stamps:
+        return None
+    return (shift(stamps[0], -around), shift(stamps[-1], around))
+
+
+def shift(stamp: str, seconds: float) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _key(event: dict) -> tuple:
+    return (event.get(schema.HOST_NAME), event.get(schema.LOG_FILE_PATH), event.get(schema.LOG_OFFSET))
+
+
+_MENTION = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class _Chase:
+    """The ids followed so far, and why."""
+
+    def __init__(self, kind: str, value: str, max_ids: int):
+        self.kind, self.value, self.max_ids = kind, value, max_ids
+        self.requests: dict[str, Followed] = {}
+        self.instances: dict[str, Followed] = {}
+        target = self.requests if kind == "request" else self.instances
+        target[value] = Followed(value, kind, 0, None, "the id asked for")
+        self.full = False
+
+    def _add(self, table: dict, value: str, kind: str, hop: int, via: str, reason: str, fresh: set) -> None:
+        if value in table:
+            return
+        if len(self.requests) + len(self.instances) >= self.max_ids:
+            self.full = True
+            return
+        table[value] = Followed(value, kind, hop, via, reason)
+        fresh.add(value)
+
+    def learn(self, events: list[dict], hop: int) -> tuple[set, set]:
+        """New request ids (and instances) these events lead to."""
+        new_requests: set[str] = set()
+        new_instances: set[str] = set()
+        for event in events:
+            local, caller = event.get(schema.REQUEST_ID), event.get(schema.GLOBAL_REQUEST_ID)
+            known = local if local in self.requests else caller if caller in self.requests else None
+            instance = event.get(schema.INSTANCE_UUID)
+            if known is None:
+                if self.kind == "instance" and instance == self.value and local:
+                    self._add(self.requests, local, "request", hop, instance, f"a request on instance {instance}",
+                              new_requests)
+                continue
+            if caller and caller != known:
+                self._add(self.requests, caller, "request", hop, known, f"the caller of {known}", new_requests)
+            if local and local != known:
+                self._add(self.requests, local, "request", hop, known, f"called by {known}", new_requests)
+            for text in (event.get(schema.MESSAGE), event.get(schema.ERROR_MESSAGE)):
+                for mention in set(_MENTION.findall(text or "")):
+                    self._add(self.requests, mention, "request", hop, known,
+                              f"named in a message of {known} (a downstream call's response id)", new_requests)
+            if instance and self.kind == "request":
+                self._add(self.instances, instance, "instance", hop, known, f"the instance {known} acted on",
+                          new_instances)
+        return new_requests, new_instances
+
+
+def correlate(fetcher: Fetcher, seed: str, around: int = 600, max_hops: int = 3, max_ids: int = 50) -> Correlation:
+    """The events of one request (or instance), and of the requests linked to it."""
+    kind, value = classify(seed)
+    result = Correlation(value, kind)
+    seeds = sorted(fetcher.seed_events(kind, value), key=_order)  # one order whatever the source
+    if not seeds:
+        return result
+    found: dict[tuple, dict] = {_key(e): e for e in seeds}
+    span = window(seeds, around)
+    if span is None:  # undated logs: no window to hold the chase, so the seed's own events only
+        result.events = sorted(seeds, key=_order)
+        result.limits.append("the seed's events carry no timestamps: nothing else was followed")
+        return result
+    result.since, result.until = span
+    chase = _Chase(kind, value, max_ids)
+    new_requests, new_instances = chase.learn(seeds, 1)
+    hop = 1
+    while new_requests and hop < max_hops:
+        hop += 1
+        batch = sorted(fetcher.fetch(new_requests, set(), *span), key=_order)
+        for event in batch:
+            found.setdefault(_key(event), event)
+        more_requests, more_instances = chase.learn(batch, hop)
+        new_requests, new_instances = more_requests, new_instances | more_instances
+    if new_requests:
+        result.limits.append(f"stopped after {max_hops} hops: {len(new_requests)} linked requests not fetched "
+                             "(use --hops to go further)")
+    if new_instances:  # what the request did to its instances (their other requests are not chased)
+        for event in fetcher.fetch(set(), new_instances, *span):
+            found.setdefault(_key(event), event)
+    if chase.full:
+        result.limits.append(f"stopped following at {max_ids} ids (use --max-ids to follow more)")
+    result.events = sorted(found.values(), key=_order)
+    result.followed = sorted((*chase.requests.values(), *chase.instances.values()), key=lambda f: (f.hop, f.id))
+    result.nearby = _nearby(fetcher, result.events, found)
+    return result
+
+
+def _nearby(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
+    """Errors of any service within a few seconds of this request's failures that carry none of its
+    ids: a crash on the other side of a failed call (old releases pass no request id downstream)."""
+    failures = [e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP) and (
+        e.get(schema.LOG_LEVEL) in ("ERROR", "CRITICAL") or (e.get(schema.HTTP_STATUS) or 0) >= 500)]
+    if not failures:
+        return []
+    others = [e for e in fetcher.errors(shift(min(failures), -NEARBY_SECONDS), shift(max(failures), NEARBY_SECONDS))
+              if _key(e) not in found]
+    return sorted(others, key=_order)[:NEARBY_LIMIT]
+
+
+def _order(event: dict) -> tuple:
+    return (event.get(schema.TIMESTAMP) or "", event.get(schema.HOST_NAME) or "",
+            event.get(schema.LOG_FILE_PATH) or "", event.get(schema.LOG_OFFSET) or 0)

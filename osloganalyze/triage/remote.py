@@ -1,0 +1,48 @@
+"""Triage on Elasticsearch: the seed, each further hop, the instances and the nearby errors are
+one search each (one page of up to 10,000 events): 5 round trips with the default 3 hops."""
+from __future__ import annotations
+
+from .. import schema
+from ..query import EventQuery
+from ..sources.elasticsearch import ElasticsearchSource
+
+PAGE = 10000
+
+
+class ElasticsearchFetcher:
+    def __init__(self, client, prefix: str = "openstack"):
+        self.source = ElasticsearchSource(client, prefix, page_size=PAGE)
+        self.near: list[str] = []
+
+    @property
+    def round_trips(self) -> int:
+        return self.source.round_trips
+
+    def seed_events(self, kind: str, value: str) -> list[dict]:
+        if kind == "request":
+            query = EventQuery(request_ids=(value,), global_request_ids=(value,))
+        else:
+            query = EventQuery(instance_uuids=(value,))
+        events = self.source.events(query)
+        if not events:
+            self.near = self._near(kind, value)
+        return events
+
+    def fetch(self, requests: set[str], instances: set[str], since: str, until: str) -> list[dict]:
+        if not requests and not instances:
+            return []
+        query = EventQuery(request_ids=tuple(sorted(requests)), global_request_ids=tuple(sorted(requests)),
+                           instance_uuids=tuple(sorted(instances)), since=since, until=until)
+        return self.source.events(query)
+
+    def errors(self, since: str, until: str) -> list[dict]:
+        return self.source.events(EventQuery(levels=("ERROR", "CRITICAL"), since=since, until=until))
+
+    def _near(self, kind: str, value: str) -> list[str]:
+        field = schema.REQUEST_ID if kind == "request" else schema.INSTANCE_UUID
+        prefix = value[:12] if kind == "request" else value[:8]
+        self.source.round_trips += 1
+        answer = self.source.client.search(index=self.source.index, size=0, ignore_unavailable=True,
+                                           allow_no_indices=True, query={"prefix": {field: prefix}},
+                                           aggs={"ids": {"terms": {"field": field, "size": 20}}})
+        return sorted(b["key"] for b in answer.get("aggregations", {}).get("ids", {}).get("buckets", []))

@@ -1,0 +1,175 @@
+"""`osla triage`: one request followed across services and hosts, on real logs, locally and in Elasticsearch."""
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from corpus import CORPUS, snippet_blocks
+from osloganalyze.cli import main
+from osloganalyze.triage.correlate import BadId, classify
+
+BUNDLE = str(CORPUS / "os-log-merger-live-migration")
+FAILED = "req-e4f91dbb-6b8f-4240-8a23-f424f1900e54"  # nova-api 'Returning 500 to user'
+NEUTRON_CALL = "req-9d527390-6a7e-41cf-9244-e1e053f4befb"  # neutron's id in nova's RESP:200 line
+MIGRATED = "a18a5824-4215-4e24-bcfc-cb9f89f6bcbd"  # an instance on both compute hosts
+
+
+def osla(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def triage_json(*args):
+    result = osla("triage", *args, "--json")
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_ids_operators_paste_are_understood():
+    assert classify("(Request-ID: req-E4F91DBB-6b8f-4240-8a23-f424f1900e54)") == ("request", FAILED)
+    assert classify("A18A5824-4215-4E24-BCFC-CB9F89F6BCBD") == ("instance", MIGRATED)
+    assert classify("a18a582442154e24bcfccb9f89f6bcbd") == ("instance", MIGRATED)
+    with pytest.raises(BadId):
+        classify("req-123")
+    result = osla("triage", "nonsense", "--logs", BUNDLE)
+    assert result.exit_code == 2 and result.stderr.startswith("osla: error: 'nonsense' is not a request id")
+
+
+@pytest.fixture(scope="module")
+def failed_request():
+    return triage_json(FAILED, "--logs", BUNDLE)
+
+
+def test_nova_api_500_yields_its_traceback_and_neutrons_side(failed_request):
+    view = failed_request
+    assert view["verdict"]["category"] == "bug" and view["verdict"]["service"] == "nova-api"
+    assert "Connection to neutron failed" in view["verdict"]["text"]
+    assert view["verdict"]["see_also"].startswith("neutron-server on hp-ms-01-c29 logged CRITICAL")
+    assert "AssertionError: Calling waitall()" in view["verdict"]["see_also"]
+    caught = [row for row in view["timeline"] if row["message"].startswith("Caught error: Connection to neutron")]
+    assert len(caught) == 1 and "neutronclient/client.py" in caught[0]["stack_trace"]
+    assert "api-caught-error" in caught[0]["rules"]
+    assert {row["service"] for row in view["timeline"]} == {"nova-api", "neutron-server"}
+    (root,) = view["requests"]
+    assert root["request_id"] == FAILED and root["http"][0]["status"] == 500
+    assert [child["request_id"] for child in root["children"]] == [NEUTRON_CALL]
+    assert root["children"][0]["http"][0]["status"] == 200
+    followed = {f["id"]: f for f in view["followed"]}
+    assert followed[NEUTRON_CALL]["reason"].startswith(f"named in a message of {FAILED}")
+    # neutron-server died meanwhile: its errors carry no id of this request, and are shown as such
+    assert any(row["service"] == "neutron-server" and row["level"] == "CRITICAL" for row in view["nearby_errors"])
+    assert any(row["gap_s"] for row in view["timeline"])
+    times = [row["time"] for row in view["timeline"]]
+    assert times == sorted(times)
+
+
+def test_text_view_on_a_pipe_is_plain_and_complete():
+    result = osla("triage", FAILED, "--logs", BUNDLE)
+    assert result.exit_code == 1
+    out = result.stdout
+    assert out.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
+    assert "\x1b[" not in out  # no colour when piped
+    assert f"  {FAILED}  nova-api on hp-ms-01-c29" in out and f"    {NEUTRON_CALL}  neutron-server" in out
+    assert "X-Auth-Token: ***" in out and not re.search(r"X-Auth-Token: [0-9a-f]{8}", out)
+    for title in ("Findings", "Errors close in time, not linked by any id", "Followed", "Requests", "Timeline"):
+        assert f"\n{title}\n" in out
+
+
+def test_html_page_is_self_contained_and_escaped(tmp_path):
+    page = tmp_path / "triage.html"
+    result = osla("triage", FAILED, "--logs", BUNDLE, "--html", str(page))
+    assert result.exit_code == 1
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "Verdict: probable bug in nova-api" in html
+    assert not re.search(r"""<(?:script|link|img)[^>]+(?:src|href)=["']?https?:""", html)
+    assert "&lt;bound method FloatingIPController.index" in html and "<bound method" not in html
+
+
+def test_nova_api_and_conductor_share_the_request_id(tmp_path):
+    """http500 snippet A: nova-api's 500 and nova-conductor's MessagingTimeout, one request id."""
+    lines = snippet_blocks("http500_snippets.txt")["A"].split("\n")
+    host = tmp_path / "ctl-1" / "var" / "log" / "nova"
+    host.mkdir(parents=True)
+    api = [line for line in lines if " nova.api.openstack.wsgi " in line]
+    conductor = [line for line in lines if line.strip() and " nova.api.openstack.wsgi " not in line]
+    (host / "nova-api.log").write_text("\n".join(api) + "\n")
+    (host / "nova-conductor.log").write_text("\n".join(conductor) + "\n")
+    view = triage_json("req-adb018d8-afb7-4668-869c-179b90ea5dbf", "--logs", str(tmp_path))
+    assert set(view["summary"]["services"]) == {"nova-api", "nova-conductor"}
+    assert view["summary"]["hosts"] == {"ctl-1": view["summary"]["events"]}
+    assert view["verdict"]["category"] == "infrastructure" and view["verdict"]["rule"] == "messaging-timeout"
+    assert {row["error_type"] for row in view["timeline"] if row["stack_trace"]} >= {"MessagingTimeout"}
+
+
+def test_one_global_request_id_leads_to_its_local_ids(tmp_path):
+    """global-request-id snippet G2: cinder-volume, one global id, several local ids."""
+    folder = tmp_path / "cinder-node" / "var" / "log" / "cinder"
+    folder.mkdir(parents=True)
+    (folder / "cinder-volume.log").write_text(snippet_blocks("global_request_id_snippets.txt")["G2"] + "\n")
+    view = triage_json("req-e4e454d2-8922-4a2a-abd9-9b67af159199", "--logs", str(tmp_path))
+    called = {f["id"] for f in view["followed"] if f["reason"] == "called by req-e4e454d2-8922-4a2a-abd9-9b67af159199"}
+    assert {"req-757c8e35-c498-438f-be57-dc8a302ad923", "req-7488b9f7-8dd4-4df5-bdbc-441ce123ef96"} <= called
+    assert len(view["requests"]) >= 2  # the global id logs nothing itself: its local requests are the roots
+    # starting from one local id, the chase goes up to the caller and down to its other calls
+    up = triage_json("req-757c8e35-c498-438f-be57-dc8a302ad923", "--logs", str(tmp_path))
+    assert {f["id"] for f in up["followed"]} >= called | {"req-e4e454d2-8922-4a2a-abd9-9b67af159199"}
+
+
+def test_an_instance_on_both_compute_hosts(tmp_path):
+    view = triage_json(MIGRATED, "--logs", BUNDLE)
+    compute_hosts = {row["host"] for row in view["timeline"] if row["service"] == "nova-compute"}
+    assert compute_hosts == {"hp-ms-01-c29", "hp-ms-01-c30"}
+    assert view["kind"] == "instance" and len([f for f in view["followed"] if f["kind"] == "request"]) > 1
+    assert all(f["hop"] <= 3 for f in view["followed"])
+
+
+def test_bounds_hold_and_are_said():
+    narrow = triage_json(MIGRATED, "--logs", BUNDLE, "--max-ids", "3")
+    assert len(narrow["followed"]) <= 3
+    assert any("stopped following at 3 ids" in limit for limit in narrow["limits"])
+    one_hop = triage_json(FAILED, "--logs", BUNDLE, "--hops", "1")
+    assert NEUTRON_CALL in {f["id"] for f in one_hop["followed"]}
+    assert any("stopped after 1 hops" in limit for limit in one_hop["limits"])
+    assert "neutron-server" not in {row["service"] for row in one_hop["timeline"]}
+
+
+def test_not_found_lists_near_matches_and_the_time_searched():
+    result = osla("triage", "req-e4f91dbb-0000-4000-8000-000000000000", "--logs", BUNDLE)
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith("osla: error: req-e4f91dbb-0000-4000-8000-000000000000 not found in 10 files")
+    assert "logs from 2015-10-20 " in line and f"near matches: {FAILED}" in line
+    assert len(result.stderr.splitlines()) == 1
+    missing = osla("triage", FAILED, "--logs", "/nonexistent/logs")
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_elasticsearch_gives_the_same_triage_in_at_most_5_round_trips(es_url, failed_request):
+    from elasticsearch import Elasticsearch
+
+    from osloganalyze.rules import load_rules
+    from osloganalyze.triage import triage_elasticsearch
+
+    assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "triage").exit_code == 0
+    client = Elasticsearch(es_url)
+    client.indices.refresh(index="triage-*")
+    for seed, local in ((FAILED, failed_request), (MIGRATED, triage_json(MIGRATED, "--logs", BUNDLE))):
+        remote = triage_elasticsearch(client, "triage", seed, load_rules())
+        assert remote["round_trips"] <= 5
+        assert [(r["time"], r["host"], r["file"], r["offset"]) for r in remote["timeline"]] == \
+            [(r["time"], r["host"], r["file"], r["offset"]) for r in local["timeline"]]
+        assert remote["verdict"] == local["verdict"]
+        assert [f["id"] for f in remote["followed"]] == [f["id"] for f in local["followed"]]
+        assert len(remote["nearby_errors"]) == len(local["nearby_errors"])
+    cli = osla("triage", FAILED, "--es", es_url, "--prefix", "triage", "--json")
+    assert cli.exit_code == 1 and json.loads(cli.stdout)["verdict"] == failed_request["verdict"]
+    gone = osla("triage", "req-e4f91dbb-0000-4000-8000-000000000000", "--es", es_url, "--prefix", "triage")
+    assert gone.exit_code == 2 and f"near matches: {FAILED}" in gone.stderr
+
+
+def test_colour_only_when_asked(failed_request):
+    from osloganalyze.triage.render import text
+
+    coloured = text(failed_request, colour=True)
+    assert "\x1b[" in coloured and coloured.count("\x1b[") > 10
+    assert "\x1b[" not in text(failed_request, colour=False)
