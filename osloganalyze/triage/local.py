@@ -13,6 +13,7 @@ cannot be seeked into: they are parsed whole when searched past the first pass.
 """
 from __future__ import annotations
 
+import mmap
 import multiprocessing as mp
 import os
 import re
@@ -38,6 +39,8 @@ _ERROR_WORDS = [b"ERR", b"CRIT", b"TRACE", b"FATAL", b"EMERG", b"ALERT", b"EXCEP
 def search(logfile: LogFile, needle: bytes, ends: dict | None = None) -> list[tuple[int, bytes]]:
     """(offset, line) of every line containing ``needle`` (like grep -F, compressed files too).
     For an uncompressed file, ``ends`` receives its first and last timestamps on the way."""
+    if not logfile.path.endswith((".gz", ".bz2")) and logfile.path != "-":
+        return _search_mapped(logfile.path, needle, ends)
     hits = []
     first = last = None
     with logfile.open() as handle:
@@ -73,6 +76,56 @@ def search(logfile: LogFile, needle: bytes, ends: dict | None = None) -> list[tu
     if ends is not None and not logfile.path.endswith((".gz", ".bz2")):
         ends[(logfile.path, _size(logfile.path))] = (first, last)
     return hits
+
+
+def _search_mapped(path: str, needle: bytes, ends: dict | None) -> list[tuple[int, bytes]]:
+    """search() on an uncompressed file through mmap: no copy, the kernel's page cache is searched."""
+    hits = []
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            if ends is not None:
+                ends[(path, 0)] = (None, None)
+            return hits
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            position = data.find(needle)
+            while position >= 0:
+                start = data.rfind(b"\n", 0, position) + 1
+                end = data.find(b"\n", position)
+                end = size if end < 0 else end
+                hits.append((start, data[start:end]))
+                position = data.find(needle, end)
+            if ends is not None:
+                ends[(path, size)] = (_mapped_first_stamp(data, size), _mapped_last_stamp(data, size))
+    return hits
+
+
+def _mapped_first_stamp(data, size: int, lines: int = 2000) -> str | None:
+    position = 0
+    for _ in range(lines):
+        if position >= size:
+            return None
+        stamp = _line_time(data[position:position + 200])
+        if stamp:
+            return stamp
+        newline = data.find(b"\n", position)
+        if newline < 0:
+            return None
+        position = newline + 1
+    return None
+
+
+def _mapped_last_stamp(data, size: int, lines: int = 2000) -> str | None:
+    end = size
+    for _ in range(lines):
+        start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1 if end > 0 else 0
+        stamp = _line_time(data[start:min(start + 200, end)])
+        if stamp:
+            return stamp
+        if start == 0:
+            return None
+        end = start
+    return None
 
 
 def _first_stamp(data: bytes) -> str | None:
@@ -246,6 +299,8 @@ class LocalFetcher:
         if logfile not in self._ranges:
             if self._window is None or self._compressed(logfile):
                 self._ranges[logfile] = None
+            elif _outside(logfile.path, *self._window):
+                self._ranges[logfile] = (0, 0)
             else:
                 with open(logfile.path, "rb") as handle:
                     self._ranges[logfile] = _span(handle, handle.seek(0, 2), *self._window)
@@ -308,6 +363,8 @@ class LocalFetcher:
         for logfile in self.logfiles:
             if self._compressed(logfile):
                 events = self._whole_file(logfile)
+            elif _outside(logfile.path, *narrow):
+                continue
             else:
                 with open(logfile.path, "rb") as handle:
                     span = _span(handle, handle.seek(0, 2), *narrow)
@@ -349,6 +406,13 @@ def _file_range(path: str) -> tuple[str | None, str | None]:
     """First and last oslo timestamp of an uncompressed file (probes its ends only)."""
     with open(path, "rb") as handle:
         return _ends(handle, handle.seek(0, 2))
+
+
+def _outside(path: str, since: str, until: str) -> bool:
+    """Whether the file's known first/last timestamps put it wholly outside [since, until]
+    (known from the search pass; no file is opened here)."""
+    ends = _ENDS.get((path, _size(path)))
+    return bool(ends and ends[0] and ends[1] and (ends[1] < since or ends[0] > until))
 
 
 def _ends(handle, size: int) -> tuple[str | None, str | None]:

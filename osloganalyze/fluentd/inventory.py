@@ -1,0 +1,200 @@
+"""What the Fluentd configs are generated for: an inventory file (nodes, their services, the
+backend) or what is found in a node's /var/log at deploy time. Nothing is hard-coded: a
+component is a directory of logs, whatever its name."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+BACKENDS = ("elasticsearch", "opensearch")
+LOG_ROOTS = ("/var/log", "/var/log/kolla")
+_SIZE = re.compile(r"^\d+(?:\.\d+)?\s*[kmgKMG]?[bB]?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# directories of /var/log that are not OpenStack components
+_NOT_COMPONENTS = {"apt", "journal", "installer", "dist-upgrade", "private", "sysstat", "unattended-upgrades",
+                   "kolla", "fluentd", "td-agent", "landscape", "chrony", "cups", "lightdm", "samba"}
+
+
+class InventoryError(ValueError):
+    """An inventory that cannot be used (one line: file, key, problem)."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    env: str | None = None   # the config reads "#{ENV['NAME']}"
+    file: str | None = None  # the config @includes this file, which holds the 'password ...' line
+
+
+@dataclass(frozen=True)
+class Backend:
+    type: str
+    hosts: tuple[str, ...]
+    ca_file: str | None
+    user: str | None
+    password: Secret | None
+    api_key: Secret | None
+    ssl_verify: bool = True
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    components: tuple[str, ...]
+
+
+@dataclass
+class Inventory:
+    backend: Backend
+    nodes: list[Node]
+    index_prefix: str = "openstack"
+    timezone: str = "UTC"
+    log_roots: tuple[str, ...] = LOG_ROOTS
+    buffer: dict = field(default_factory=dict)
+    forward: dict = field(default_factory=dict)
+    source: str = "inventory"
+
+
+BUFFER_DEFAULTS = {"path": "/var/lib/fluentd/buffer", "chunk_limit_size": "8MB", "total_limit_size": "2GB",
+                   "flush_interval": "5s", "retry_max_interval": "30s", "retry_timeout": "24h",
+                   "overflow_action": "block"}
+FORWARD_DEFAULTS = {"enabled": True, "bind": "127.0.0.1", "port": 24224}
+
+
+def component_of(service: str) -> str:
+    """'nova-api' -> 'nova', 'neutron-openvswitch-agent' -> 'neutron', 'keystone' -> 'keystone'."""
+    return service.split("-", 1)[0]
+
+
+def _size_bytes(text: str) -> int:
+    number = float(re.match(r"[\d.]+", text).group(0))
+    unit = text.strip().rstrip("bB")[-1:].lower()
+    return int(number * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(unit, 1))
+
+
+def load(path: str) -> Inventory:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise InventoryError(f"{path}: expected a mapping (backend, nodes, ...)")
+
+    def fail(message: str):
+        raise InventoryError(f"{path}: {message}")
+
+    unknown = set(data) - {"backend", "nodes", "index_prefix", "timezone", "log_roots", "buffer", "forward"}
+    if unknown:
+        fail(f"unknown key {sorted(unknown)[0]!r}")
+    nodes = []
+    for i, node in enumerate(data.get("nodes") or []):
+        if not isinstance(node, dict) or not _NAME.match(str(node.get("name", ""))):
+            fail(f"nodes[{i}] needs a name (letters, digits, . _ -)")
+        services = node.get("services")
+        if not isinstance(services, list) or not services or not all(isinstance(s, str) and _NAME.match(s)
+                                                                      for s in services):
+            fail(f"nodes[{i}] ({node['name']}): services must be a list of service names")
+        nodes.append(Node(str(node["name"]), tuple(dict.fromkeys(component_of(s) for s in services))))
+    if not nodes:
+        fail("nodes: at least one node with its services")
+    inventory = Inventory(backend=_backend(data.get("backend"), fail), nodes=nodes, source=str(path))
+    _common(inventory, data, fail)
+    return inventory
+
+
+def _common(inventory: Inventory, data: dict, fail) -> None:
+    prefix = data.get("index_prefix", "openstack")
+    if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", prefix):
+        fail("index_prefix must be lowercase letters, digits, - or _")
+    inventory.index_prefix = prefix
+    tz = data.get("timezone", "UTC")
+    from ..parse.timestamps import BadTimeZone, zone
+    try:
+        zone(str(tz))
+    except BadTimeZone as exc:
+        fail(f"timezone: {exc}")
+    inventory.timezone = str(tz)
+    roots = data.get("log_roots", list(LOG_ROOTS))
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
+        fail("log_roots must be a list of absolute paths")
+    inventory.log_roots = tuple(roots)
+    buffer = dict(BUFFER_DEFAULTS, **(data.get("buffer") or {}))
+    unknown = set(buffer) - set(BUFFER_DEFAULTS)
+    if unknown:
+        fail(f"buffer: unknown key {sorted(unknown)[0]!r}")
+    for key in ("chunk_limit_size", "total_limit_size"):
+        if not _SIZE.match(str(buffer[key])):
+            fail(f"buffer.{key} must be a size such as 8MB")
+    if _size_bytes(str(buffer["chunk_limit_size"])) > 8 << 20:
+        fail("buffer.chunk_limit_size must be at most 8MB (Elasticsearch's bulk requests stay small)")
+    if buffer["overflow_action"] not in ("block", "drop_oldest_chunk", "throw_exception"):
+        fail("buffer.overflow_action must be block, drop_oldest_chunk or throw_exception")
+    inventory.buffer = buffer
+    forward = dict(FORWARD_DEFAULTS, **(data.get("forward") or {}))
+    if not isinstance(forward["port"], int) or not 0 < forward["port"] < 65536:
+        fail("forward.port must be a port number")
+    inventory.forward = forward
+
+
+def _secret(value, where: str, fail) -> Secret | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and set(value) == {"env"} and re.match(r"^[A-Z_][A-Z0-9_]*$", str(value["env"])):
+        return Secret(env=value["env"])
+    if isinstance(value, dict) and set(value) == {"file"} and str(value["file"]).startswith("/"):
+        return Secret(file=value["file"])
+    fail(f"{where} must be {{env: VARIABLE}} or {{file: /absolute/path}}: secrets are never written into configs")
+
+
+def _backend(data, fail) -> Backend:
+    if not isinstance(data, dict):
+        fail("backend: a mapping with type and hosts")
+    unknown = set(data) - {"type", "hosts", "ca_file", "user", "password_from", "api_key_from", "ssl_verify"}
+    if unknown:
+        bad = sorted(unknown)[0]
+        fail(f"backend: unknown key {bad!r}" + (" (give password_from: {env: VAR} instead)" if bad == "password" else ""))
+    if data.get("type", "elasticsearch") not in BACKENDS:
+        fail(f"backend.type must be one of {', '.join(BACKENDS)}")
+    hosts = data.get("hosts")
+    if not isinstance(hosts, list) or not hosts or not all(re.match(r"^https?://[^\s/]+(:\d+)?/?$", str(h))
+                                                           for h in hosts):
+        fail("backend.hosts must list URLs such as https://es-1:9200")
+    ssl_verify = data.get("ssl_verify", True)
+    if not isinstance(ssl_verify, bool):
+        fail("backend.ssl_verify must be true or false")
+    if any(str(h).startswith("http://") for h in hosts) and (data.get("password_from") or data.get("api_key_from")):
+        fail("backend: credentials over http:// would travel in clear; use https:// hosts")
+    return Backend(type=data.get("type", "elasticsearch"), hosts=tuple(str(h).rstrip("/") for h in hosts),
+                   ca_file=data.get("ca_file"), user=data.get("user"),
+                   password=_secret(data.get("password_from"), "backend.password_from", fail),
+                   api_key=_secret(data.get("api_key_from"), "backend.api_key_from", fail), ssl_verify=ssl_verify)
+
+
+def discover(root: str = "/var/log", backend: Backend | None = None, node: str | None = None) -> Inventory:
+    """This node's components: every directory of ``root`` (and ``root``/kolla) holding *.log files."""
+    components: list[str] = []
+    roots = [root, os.path.join(root, "kolla")]
+    for base in roots:
+        if not os.path.isdir(base):
+            continue
+        for entry in sorted(os.listdir(base)):
+            directory = os.path.join(base, entry)
+            if entry in _NOT_COMPONENTS or entry.startswith(".") or not os.path.isdir(directory):
+                continue
+            if any(name.endswith(".log") for name in os.listdir(directory)) and entry not in components:
+                components.append(entry)
+    if not components:
+        raise InventoryError(f"{root}: no <component>/*.log found to ship")
+    backend = backend or Backend("elasticsearch", ("https://localhost:9200",), None, None, Secret(env="OSLA_ES_PASSWORD"),
+                                 None)
+    inventory = Inventory(backend=backend, nodes=[Node(node or socket.gethostname(), tuple(components))],
+                          log_roots=tuple(roots), source=f"discovered in {root}")
+    inventory.buffer = dict(BUFFER_DEFAULTS)
+    inventory.forward = dict(FORWARD_DEFAULTS)
+    return inventory
