@@ -7,6 +7,7 @@ import click
 
 from .. import __version__
 from .es import es_group, ingest_command
+from .fluentd import fluentd_group, pipeline_group
 from .parse import parse_command
 from .rules import rules_group
 from .scan import scan_command
@@ -54,3 +55,5 @@ main.add_command(es_group)
 main.add_command(rules_group)
 main.add_command(scan_command)
 main.add_command(triage_command)
+main.add_command(fluentd_group)
+main.add_command(pipeline_group)

@@ -76,7 +76,7 @@ def _size_bytes(text: str) -> int:
     return int(number * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(unit, 1))
 
 
-def load(path: str) -> Inventory:
+def load(path: str, require_nodes: bool = True) -> Inventory:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -101,7 +101,7 @@ def load(path: str) -> Inventory:
                                                                       for s in services):
             fail(f"nodes[{i}] ({node['name']}): services must be a list of service names")
         nodes.append(Node(str(node["name"]), tuple(dict.fromkeys(component_of(s) for s in services))))
-    if not nodes:
+    if not nodes and require_nodes:
         fail("nodes: at least one node with its services")
     inventory = Inventory(backend=_backend(data.get("backend"), fail), nodes=nodes, source=str(path))
     _common(inventory, data, fail)

@@ -1,0 +1,116 @@
+"""``osla fluentd render|check`` and ``osla pipeline check``: Fluentd at the edge."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import Failure, es_client, es_errors, es_options
+
+
+@click.group("fluentd")
+def fluentd_group():
+    """Fluentd configs that ship OpenStack logs to Elasticsearch/OpenSearch."""
+
+
+@fluentd_group.command("render")
+@click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False),
+              help="Inventory YAML: backend, nodes and their services (see samples/fluentd-inventory.yaml).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the configs to.")
+@click.option("--mode", type=click.Choice(["sidecar", "host"]), default="sidecar", show_default=True,
+              help="One config per component (a sidecar per service), or one per node.")
+@click.option("--discover", "discover_root", type=click.Path(file_okay=False),
+              help="Ship what is found here (e.g. /var/log on this node) instead of the inventory's nodes.")
+@click.option("--node", help="Node name with --discover (default: this host's name).")
+def render_command(inventory_file, out, mode, discover_root, node):
+    """Write Fluentd configs (0600) for the inventory's nodes, or for what --discover finds.
+
+    \b
+    Examples:
+      osla fluentd render --inventory inventory.yaml --out /etc/fluent/osla
+      osla fluentd render --inventory inventory.yaml --discover /var/log --mode host --out /etc/fluent/osla
+    """
+    from ..fluentd import inventory as inv
+    from ..fluentd.render import render, write
+
+    if not inventory_file and not discover_root:
+        raise Failure("give --inventory FILE (backend and nodes), with --discover DIR to take the services from this node")
+    try:
+        inventory = inv.load(inventory_file, require_nodes=not discover_root) if inventory_file else None
+        if discover_root:
+            found = inv.discover(discover_root, inventory.backend if inventory else None, node)
+            if inventory:
+                found.index_prefix, found.timezone = inventory.index_prefix, inventory.timezone
+                found.buffer, found.forward = inventory.buffer, inventory.forward
+                found.source = f"{inventory_file} + {found.source}"
+            inventory = found
+        written = write(render(inventory, mode), out)
+    except inv.InventoryError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
+    for path in written:
+        click.echo(path)
+    click.echo(f"{len(written)} configs for {len(inventory.nodes)} nodes ({mode} mode)", err=True)
+
+
+@fluentd_group.command("check")
+@click.argument("directory", type=click.Path(exists=True))
+@click.option("--fluentd", "fluentd_bin", type=click.Path(dir_okay=False), help="fluentd executable (default: on PATH).")
+@click.option("--ruby", "ruby_bin", type=click.Path(dir_okay=False), help="ruby executable (default: on PATH).")
+@click.option("--json", "as_json", is_flag=True)
+def check_command(directory, fluentd_bin, ruby_bin, as_json):
+    """Check rendered configs: fluentd --dry-run where fluentd is installed, and every regexp
+    in Ruby (Onigmo) against osla's Python parser on golden lines. Exit 1 on any problem."""
+    from ..fluentd.check import CheckError, check_dir
+
+    try:
+        reports, notes = check_dir(directory, fluentd_bin, ruby_bin)
+    except CheckError as exc:
+        raise Failure(str(exc)) from None
+    failed = [r for r in reports if r.problems]
+    if as_json:
+        click.echo(json.dumps({"files": [r.__dict__ for r in reports], "notes": notes}))
+    else:
+        for report in reports:
+            state = "FAIL" if report.problems else "ok"
+            click.echo(f"{state:<5}{report.path}: {report.regexps} regexps, dry-run {report.dry_run}")
+            for problem in report.problems:
+                click.echo(f"      {problem}")
+    for note in notes:
+        click.echo(f"osla: note: {note}", err=True)
+    if failed or any("no ruby" in n for n in notes):
+        sys.exit(1)
+
+
+@click.group("pipeline")
+def pipeline_group():
+    """The whole shipping path, end to end."""
+
+
+@pipeline_group.command("check")
+@click.option("--fluentd", "address", required=True, metavar="HOST:PORT", help="Fluentd's forward input.")
+@es_options
+@click.option("--prefix", default="openstack", show_default=True)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the canary.")
+@click.option("--json", "as_json", is_flag=True)
+def pipeline_check_command(address, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, timeout,
+                           as_json):
+    """Send a canary through Fluentd into Elasticsearch; print the latency, or the hop that failed."""
+    from ..fluentd.forward import ForwardError, parse_address
+    from ..fluentd.pipeline import check
+
+    try:
+        parse_address(address)
+    except ForwardError as exc:
+        raise Failure(str(exc)) from None
+    client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
+    with es_errors(settings):
+        result = check(address, client, prefix, timeout)
+    if as_json:
+        click.echo(json.dumps(result.__dict__))
+    if not result.ok:
+        raise Failure(f"pipeline broken at {result.hop}: {result.detail}")
+    if not as_json:
+        click.echo(f"canary {result.canary_id} reached Elasticsearch in {result.latency_s:.2f} s ({result.detail})")

@@ -1,0 +1,66 @@
+"""``osla pipeline check``: a canary event through Fluentd's forward input into Elasticsearch,
+end to end, and which hop failed when it does not arrive."""
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+from .. import schema
+from .forward import ForwardError, parse_address
+
+CANARY_TAG = "canary"  # full tag: osla.canary
+
+
+@dataclass
+class CanaryResult:
+    ok: bool
+    canary_id: str
+    latency_s: float | None
+    hop: str | None  # the hop that failed
+    detail: str
+
+
+def send_canary(address: str, canary_id: str, timeout: float = 5.0) -> None:
+    from fluent import sender
+
+    host, port = parse_address(address)
+    fluent = sender.FluentSender("osla", host=host, port=port, timeout=timeout)
+    try:
+        record = {schema.MESSAGE: f"osla pipeline canary {canary_id}", schema.LOG_LEVEL: "INFO",
+                  schema.SERVICE_NAME: "osla-canary", schema.HOST_NAME: socket.gethostname(),
+                  schema.TIMESTAMP: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+        if not fluent.emit_with_time(CANARY_TAG, int(time.time()), record):
+            error = fluent.last_error
+            fluent.pendings = None
+            raise ForwardError(f"Fluentd's forward input at {host}:{port} did not take the canary: {error}")
+    finally:
+        fluent.close()
+
+
+def check(address: str, client, prefix: str = "openstack", timeout: float = 60.0, poll: float = 0.5) -> CanaryResult:
+    canary_id = uuid.uuid4().hex
+    start = time.monotonic()
+    try:
+        send_canary(address, canary_id)
+    except ForwardError as exc:
+        return CanaryResult(False, canary_id, None, "osla -> Fluentd", str(exc))
+    query = {"term": {f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}": f"osla pipeline canary {canary_id}"}}
+    while True:
+        try:
+            client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+            hits = client.search(index=f"{prefix}-*", query=query, size=1, ignore_unavailable=True,
+                                 allow_no_indices=True)["hits"]["hits"]
+        except Exception as exc:  # noqa: BLE001 - any client failure is this hop's failure
+            return CanaryResult(False, canary_id, None, "osla -> Elasticsearch",
+                                f"cannot search Elasticsearch: {type(exc).__name__}")
+        if hits:
+            return CanaryResult(True, canary_id, time.monotonic() - start, None,
+                                f"arrived in index {hits[0]['_index']}")
+        if time.monotonic() - start > timeout:
+            return CanaryResult(False, canary_id, None, "Fluentd -> Elasticsearch",
+                                f"Fluentd took the canary but it is not in {prefix}-* after {timeout:.0f} s: check "
+                                "Fluentd's log, its buffer and dead-letter files, and that its output points at "
+                                "this cluster with this index prefix")
+        time.sleep(poll)

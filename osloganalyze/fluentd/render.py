@@ -1,0 +1,167 @@
+"""Render Fluentd configurations from an inventory: the jinja2 templates in ``fluentd/``, the
+regexps from ``parsers/`` (via :mod:`.onigmo`), the field names from :mod:`osloganalyze.schema`.
+
+``sidecar`` mode writes one file per component and node (``<out>/<node>/<component>.conf``, for a
+per-service container) plus ``<node>/osla-forward.conf`` when the forward input is on; ``host``
+mode writes one file per node (``<out>/<node>.conf``). Files are written 0600.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__, schema
+from ..patterns import PatternLibrary
+from ..resources import data_dir
+from .inventory import Inventory
+from .onigmo import group_name, to_ruby
+
+STATE_DIR = "/var/lib/fluentd"
+# The grok patterns the configs use, by role.
+REGEXPS = {
+    "firstline": ("OSLO_FIRST_LINE", False),
+    "record": ("OSLO_LINE", True),
+    "apache_access": ("APACHE_ACCESS_LINE", False),
+    "uwsgi_access": ("UWSGI_ACCESS_LINE", False),
+}
+ACCESS_IN_MESSAGE = ("ACCESS_STATUS_FORMAT", "ACCESS_EVENTLET_FORMAT")
+ACCESS_GLOBS = ("*access*.log",)
+UWSGI_GLOBS = ("*uwsgi*.log",)
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def regexps(library: PatternLibrary | None = None) -> dict[str, str]:
+    """Every regexp of the configs, as the Ruby literals written into them."""
+    library = library or PatternLibrary()
+    found = {role: to_ruby(library.expand(name), multiline) for role, (name, multiline) in REGEXPS.items()}
+    alternatives = "|".join(f"(?:{library.expand(name)})" for name in ACCESS_IN_MESSAGE)
+    found["oslo_access"] = to_ruby(alternatives)
+    return found
+
+
+def python_regexps(library: PatternLibrary | None = None) -> dict[str, list[str]]:
+    """The same regexps as Python sees them (for the cross-check): alternatives are kept apart,
+    since Python refuses a group name twice; the first that matches is the alternation's match."""
+    library = library or PatternLibrary()
+    found = {role: [library.expand(name)] for role, (name, _) in REGEXPS.items()}
+    found["oslo_access"] = [library.expand(name) for name in ACCESS_IN_MESSAGE]
+    return found
+
+
+def _captures(library: PatternLibrary) -> list[str]:
+    names = []
+    for name, _ in REGEXPS.values():
+        names += library.captures(name)
+    for name in ACCESS_IN_MESSAGE:
+        names += library.captures(name)
+    return sorted({group_name(c) for c in names})
+
+
+def _ruby_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Ruby double-quoted string here
+
+
+def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
+    """(schema field, record_transformer expression) for every field the captures fill."""
+    levels = {**{level: level for level in schema.LEVELS}, **schema.LEVEL_ALIASES}
+    ruby_levels = "{" + ", ".join(f"{_ruby_string(k)}=>{_ruby_string(v)}" for k, v in levels.items()) + "}"
+    out: list[tuple[str, str]] = []
+    for capture in captures:
+        if capture.startswith("_"):
+            continue
+        field = schema.field_for_capture(capture)
+        value = f'record["{capture}"]'
+        if field == schema.LOG_LEVEL:
+            expression = f"${{(l = {value}) && {ruby_levels}[l.to_s.upcase]}}"
+        elif field in schema.CONTEXT_FIELDS:
+            expression = f'${{(v = {value}) && !["-", "None", ""].include?(v) ? v : nil}}'
+        elif field == schema.MESSAGE:
+            expression = f"${{(v = {value}.to_s) && (i = v.index({_ruby_string(TRACEBACK)})) ? v[0...i].rstrip : v}}"
+        else:
+            expression = f"${{{value}}}"
+        out.append((field, expression))
+    prefix = (r"/^(?:\S+ \S+(?: \d+)? (?:TRACE|ERROR|CRITICAL) \S+ (?:\[instance: [0-9a-f-]+\] )?)?/")
+    stack = f'(v = record["message"].to_s) && (i = v.index({_ruby_string(TRACEBACK)})) ? v[i..-1].gsub({prefix}, "") : nil'
+    last = r'.split("\n").map(&:strip).reject(&:empty?).last.to_s.match(/\A([A-Za-z_][\w.]*)(?::\s*(.*))?\z/)'
+    out += [
+        (schema.ERROR_STACK_TRACE, "${" + stack + "}"),
+        (schema.ERROR_TYPE, "${(t = (" + stack + ")) && (m = t" + last + ") ? m[1] : nil}"),
+        (schema.ERROR_MESSAGE, "${(t = (" + stack + ")) && (m = t" + last + ") ? m[2] : nil}"),
+        (schema.SOURCE_ADDRESS, '${record["_client"]}'),
+        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ /\A(?:\d{1,3}\.){3}\d{1,3}\z|\A[0-9a-fA-F:]+:[0-9a-fA-F:]*\z/ ? a : nil}'),
+        (schema.EVENT_DURATION, '${(v = record["_duration_s"]) ? (v.to_f * 1e9).round : (v = record["_duration_ms"]) ? '
+                                '(v.to_f * 1e6).round : (v = record["_duration_us"]) ? (v.to_f * 1e3).round : nil}'),
+        (schema.HOST_NAME, node),
+        (schema.SERVICE_NAME, r'${File.basename(record["_path"].to_s).sub(/\.log(?:\.\d+)?\z/, "")}'),
+        (schema.LOG_FILE_PATH, '${record["_path"]}'),
+    ]
+    return out
+
+
+def units(inventory: Inventory, mode: str) -> list[dict]:
+    """What each file holds: (file name, node, components, forward?)."""
+    out = []
+    for node in inventory.nodes:
+        if mode == "host":
+            out.append({"file": f"{node.name}.conf", "node": node.name, "components": list(node.components),
+                        "forward": inventory.forward["enabled"], "unit": "all components", "unit_id": "host"})
+            continue
+        for component in node.components:
+            out.append({"file": f"{node.name}/{component}.conf", "node": node.name, "components": [component],
+                        "forward": False, "unit": f"component {component} (sidecar)", "unit_id": component})
+        if inventory.forward["enabled"]:
+            out.append({"file": f"{node.name}/osla-forward.conf", "node": node.name, "components": [],
+                        "forward": True, "unit": "osla's forward input (sidecar)", "unit_id": "osla-forward"})
+    return out
+
+
+def _component(name: str, roots: tuple[str, ...]) -> dict:
+    def globs(patterns):
+        return [os.path.join(root, name, pattern) for root in roots for pattern in patterns]
+    access, uwsgi = globs(ACCESS_GLOBS), globs(UWSGI_GLOBS)
+    return {"name": name, "paths": globs(("*.log",)), "excluded": access + uwsgi, "access_paths": access,
+            "uwsgi_paths": uwsgi}
+
+
+def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
+    """File name -> configuration text."""
+    if mode not in ("sidecar", "host"):
+        raise ValueError("mode must be sidecar or host")
+    library = PatternLibrary()
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("fluentd"))),
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                     trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    template = environment.get_template("fluentd.conf.j2")
+    captures = _captures(library)
+    ruby = regexps(library)
+    files = {}
+    for unit in units(inventory, mode):
+        files[unit["file"]] = template.render(
+            version=__version__, source=inventory.source, node=unit["node"], unit=unit["unit"],
+            unit_id=unit["unit_id"], patterns=", ".join(name for name, _ in REGEXPS.values()),
+            backend=asdict(inventory.backend), components=[_component(c, inventory.log_roots)
+                                                            for c in unit["components"]],
+            forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby, timezone=inventory.timezone,
+            state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
+            fields=field_expressions(captures, unit["node"]),
+            captures=[c for c in captures if c != schema.MESSAGE] + ["_path"],
+        )
+    return files
+
+
+def write(files: dict[str, str], out: str) -> list[str]:
+    """Write the files 0600 (they name hosts and secret sources); returns their paths."""
+    written = []
+    for name, text in sorted(files.items()):
+        path = Path(out) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+        written.append(str(path))
+    return written
