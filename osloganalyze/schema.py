@@ -147,6 +147,8 @@ INTERNAL_CAPTURES = {
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "AUDIT", "WARNING", "ERROR", "CRITICAL")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+# Levels at which oslo.log appends its error_summary (': module.Class: text') to the message.
+SUMMARY_LEVELS = tuple(level for level in LEVELS if LEVEL_RANK[level] >= LEVEL_RANK["WARNING"])
 LEVEL_ALIASES = {
     "WARN": "WARNING",
     "FATAL": "CRITICAL",

@@ -4,7 +4,9 @@
    "is not used" warning fails too (Fluentd only warns about unknown parameters).
 2. Every regexp in the file compiles in Ruby (Onigmo, what Fluentd runs).
 3. On golden lines (real lines of every shape, ``fluentd/golden-lines.txt``, or any lines given),
-   each regexp yields in Ruby exactly the named captures it yields in Python, osla's own parser.
+   each regexp yields in Ruby exactly the named captures it yields in Python, and the record the
+   whole chain ships (format1, parser filter, record_transformer, evaluated in Ruby as Fluentd
+   evaluates them) has the fields osla's own parser gives the same line.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import schema
 from ..resources import data_dir
 from .onigmo import group_name
 from .render import REGEXPS, python_regexps
@@ -76,7 +79,9 @@ def cross_check(lines: list[str], ruby: str, literals: dict[str, str] | None = N
     literals = literals or regexps()
     python = python_regexps()
     multiline = {role: flag for role, (_, flag) in REGEXPS.items()}
-    errors, matches = ruby_matches(literals, lines, ruby)
+    # compiled as Fluentd compiles them: the multiline parser's formats with Regexp::MULTILINE
+    errors, matches = ruby_matches({role: literal + ("m" if multiline.get(role) else "")
+                                    for role, literal in literals.items()}, lines, ruby)
     problems = [f"regexp {name} does not compile in Ruby: {message}" for name, message in errors.items()]
     for line, found in zip(lines, matches):
         for role, ruby_result in found.items():
@@ -128,6 +133,10 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
         if ruby and found:
             literals = {roles[literal]: literal for _, literal in found if literal in roles}
             report.problems += cross_check(lines, ruby, literals) if literals else []
+            if "record" in literals:  # and the fields the whole chain ships, record starts only
+                python = python_regexps()["firstline"]
+                starts = [line for line in lines if python_captures(python, line, False) is not None]
+                report.problems += field_check(starts, ruby)
         if fluentd:
             ok, message = dry_run(str(path), fluentd)
             report.dry_run = "passed" if ok else "failed"
@@ -140,3 +149,57 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
 def _role_literals() -> dict[str, str]:
     from .render import regexps
     return regexps()
+
+
+# Fields a Fluentd record and osla's Python parser both set and must agree on for one line
+# (the time, the raw text and the file offset are set differently by design: Fluentd keeps the
+# event time, has no byte offsets and no event.original).
+COMPARED_LEAVE_OUT = {schema.TIMESTAMP, schema.EVENT_ORIGINAL, schema.LOG_OFFSET, schema.LOG_FILE_PATH, schema.TAGS}
+
+
+def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[dict | None]:
+    """What a generated config makes of single-line records, emulated step by step in Ruby:
+    format1 (multiline parser), the request-line parser filter, then the
+    record_transformer. None where format1 does not match."""
+    from ..patterns import PatternLibrary
+    from .render import _captures, field_expressions, regexps
+
+    literal = regexps()
+    _, first = ruby_matches({"record": literal["record"] + "m"}, lines, ruby)
+    records = []
+    for m in first:
+        records.append(None if m["record"] is None else dict(m["record"], _path=path))
+    for role in ("oslo_access",):  # the parser filter on the message (request lines)
+        messages = [r.get("message", "") if r else "" for r in records]
+        _, parsed = ruby_matches({role: literal[role]}, messages, ruby)
+        for record, m in zip(records, parsed):
+            if record is not None and m[role] is not None:
+                record.update(m[role])  # reserve_data: parsed keys over the record's
+    present = [r for r in records if r is not None]
+    fields = field_expressions(_captures(PatternLibrary()), node)
+    script = data_dir("fluentd") / "record_check.rb"
+    proc = subprocess.run([ruby, str(script)], input=json.dumps({"fields": fields, "records": present}),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
+    transformed = iter(json.loads(proc.stdout))
+    return [next(transformed) if r is not None else None for r in records]
+
+
+def field_check(lines: list[str], ruby: str, path: str = "/var/log/nova/nova-api.log", node: str = "node-1") -> list[str]:
+    """Differences between the fields Fluentd would ship and osla's Python parser, line by line."""
+    from ..parse import parse_text
+    from ..sources.naming import service_for_path
+
+    problems = []
+    for line, record in zip(lines, fluentd_records(lines, ruby, path, node)):
+        if record is None:
+            continue
+        events = parse_text(line + "\n", path=path, host=node, service=service_for_path(path))
+        expected = {k: v for k, v in (events[0] if events else {}).items() if k not in COMPARED_LEAVE_OUT}
+        got = {k: v for k, v in record.items() if v is not None and k not in COMPARED_LEAVE_OUT}
+        if {k: str(v) for k, v in got.items()} != {k: str(v) for k, v in expected.items()}:
+            keys = sorted(k for k in set(got) | set(expected) if str(got.get(k)) != str(expected.get(k)))
+            problems.append(f"fields on {line[:90]!r}: " + "; ".join(
+                f"{k}: Fluentd {got.get(k)!r} != osla {expected.get(k)!r}" for k in keys[:4]))
+    return problems

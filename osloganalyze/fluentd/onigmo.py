@@ -21,9 +21,9 @@ def group_name(capture: str) -> str:
     return capture.split("__", 1)[0] if not capture.startswith("_") else "_" + capture[1:].split("__", 1)[0]
 
 
-def to_ruby(regex: str, multiline: bool = False) -> str:
-    """The Onigmo form of a Python regex, for a Fluentd ``/.../`` literal (add ``m`` when
-    ``multiline``: '.' then also matches newlines, as a joined multi-line record needs)."""
+def to_ruby(regex: str) -> str:
+    """The Onigmo form of a Python regex, as a Fluentd ``/.../`` literal. No flags: Fluentd's
+    multiline parser refuses them and applies Regexp::MULTILINE to its formatN itself."""
     out: list[str] = []
     i, n = 0, len(regex)
     in_class = False
@@ -68,4 +68,4 @@ def to_ruby(regex: str, multiline: bool = False) -> str:
         else:
             out.append(c)
         i += 1
-    return "/" + "".join(out) + "/" + ("m" if multiline else "")
+    return "/" + "".join(out) + "/"

@@ -21,23 +21,28 @@ from .inventory import Inventory
 from .onigmo import group_name, to_ruby
 
 STATE_DIR = "/var/lib/fluentd"
-# The grok patterns the configs use, by role.
+# The grok patterns the configs use, by role, and whether Fluentd matches them with
+# Regexp::MULTILINE ('.' across newlines: the multiline parser's formatN on a joined record).
 REGEXPS = {
     "firstline": ("OSLO_FIRST_LINE", False),
     "record": ("OSLO_LINE", True),
     "apache_access": ("APACHE_ACCESS_LINE", False),
     "uwsgi_access": ("UWSGI_ACCESS_LINE", False),
+    "debug_suffix": ("DEBUG_SUFFIX", False),  # applied to the message: ' func /path/file.py:NNN'
 }
 ACCESS_IN_MESSAGE = ("ACCESS_STATUS_FORMAT", "ACCESS_EVENTLET_FORMAT")
 ACCESS_GLOBS = ("*access*.log",)
 UWSGI_GLOBS = ("*uwsgi*.log",)
-TRACEBACK = "Traceback (most recent call last):"
+# oslo.log's exception prefix (old TRACE or ERROR, optional instance) before a traceback line
+_PREFIX = r"(?:\S+ \S+(?: \d+)? (?:TRACE|ERROR|CRITICAL) \S+ (?:\[instance: [0-9a-f-]+\] )?)?"
+# a traceback starts a line of the joined record (Ruby's ^ is a line anchor)
+TRACEBACK_START = "/^" + _PREFIX + r"Traceback \(most recent call last\):/"
 
 
 def regexps(library: PatternLibrary | None = None) -> dict[str, str]:
     """Every regexp of the configs, as the Ruby literals written into them."""
     library = library or PatternLibrary()
-    found = {role: to_ruby(library.expand(name), multiline) for role, (name, multiline) in REGEXPS.items()}
+    found = {role: to_ruby(library.expand(name)) for role, (name, _) in REGEXPS.items()}
     alternatives = "|".join(f"(?:{library.expand(name)})" for name in ACCESS_IN_MESSAGE)
     found["oslo_access"] = to_ruby(alternatives)
     return found
@@ -54,8 +59,9 @@ def python_regexps(library: PatternLibrary | None = None) -> dict[str, list[str]
 
 def _captures(library: PatternLibrary) -> list[str]:
     names = []
-    for name, _ in REGEXPS.values():
-        names += library.captures(name)
+    for role, (name, _) in REGEXPS.items():
+        if role != "debug_suffix":  # read inside the record_transformer, see field_expressions
+            names += library.captures(name)
     for name in ACCESS_IN_MESSAGE:
         names += library.captures(name)
     return sorted({group_name(c) for c in names})
@@ -66,9 +72,13 @@ def _ruby_string(value: str) -> str:
 
 
 def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
-    """(schema field, record_transformer expression) for every field the captures fill."""
-    levels = {**{level: level for level in schema.LEVELS}, **schema.LEVEL_ALIASES}
-    ruby_levels = "{" + ", ".join(f"{_ruby_string(k)}=>{_ruby_string(v)}" for k, v in levels.items()) + "}"
+    """(schema field, record_transformer expression) for every field the captures fill.
+    As in osla's parser, only DEBUG records have their origin suffix (' function /path/file.py:NNN')
+    taken off the message into log.origin.*, with the DEBUG_SUFFIX pattern."""
+    # no '}' may appear inside ${...}: Fluentd finds placeholders with /\$\{([^}]+)\}/
+    suffix = to_ruby(PatternLibrary().expand("DEBUG_SUFFIX"))
+    debug = 'record["log_level"].to_s.upcase == "DEBUG"'
+    aliases, canonical = " ".join(schema.LEVEL_ALIASES), " ".join(schema.LEVEL_ALIASES.values())
     out: list[tuple[str, str]] = []
     for capture in captures:
         if capture.startswith("_"):
@@ -76,23 +86,35 @@ def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
         field = schema.field_for_capture(capture)
         value = f'record["{capture}"]'
         if field == schema.LOG_LEVEL:
-            expression = f"${{(l = {value}) && {ruby_levels}[l.to_s.upcase]}}"
+            expression = (f"${{(l = {value}) && (u = l.to_s.upcase) && ((i = %w[{aliases}].index(u)) ? "
+                          f"%w[{canonical}][i] : u)}}")
         elif field in schema.CONTEXT_FIELDS:
             expression = f'${{(v = {value}) && !["-", "None", ""].include?(v) ? v : nil}}'
         elif field == schema.MESSAGE:
-            expression = f"${{(v = {value}.to_s) && (i = v.index({_ruby_string(TRACEBACK)})) ? v[0...i].rstrip : v}}"
+            expression = (f"${{v = {value}.to_s; v = (i = v.index({TRACEBACK_START})) ? v[0...i].rstrip : v; "
+                          f"{debug} && (m = v.match({suffix})) ? m[\"message\"] : v}}")
         else:
             expression = f"${{{value}}}"
         out.append((field, expression))
-    prefix = (r"/^(?:\S+ \S+(?: \d+)? (?:TRACE|ERROR|CRITICAL) \S+ (?:\[instance: [0-9a-f-]+\] )?)?/")
-    stack = f'(v = record["message"].to_s) && (i = v.index({_ruby_string(TRACEBACK)})) ? v[i..-1].gsub({prefix}, "") : nil'
+    for field in (schema.LOG_ORIGIN_FUNCTION, schema.LOG_ORIGIN_FILE_NAME, schema.LOG_ORIGIN_FILE_LINE):
+        group = field.replace(".", "_")
+        out.append((field, f'${{{debug} && (m = record["message"].to_s.match({suffix})) ? m["{group}"] : nil}}'))
+    stack = f'(v = record["message"].to_s) && (i = v.index({TRACEBACK_START})) ? v[i..-1].gsub(/^{_PREFIX}/, "") : nil'
     last = r'.split("\n").map(&:strip).reject(&:empty?).last.to_s.match(/\A([A-Za-z_][\w.]*)(?::\s*(.*))?\z/)'
+    # no traceback: oslo's error_summary (': module.Class: text') on WARNING+ records, on the
+    # message's last line or else its first, as osla's parser reads it
+    summary_re = to_ruby(PatternLibrary().expand("ERROR_SUMMARY"))
+    levels = " ".join(schema.SUMMARY_LEVELS)
+    summary = (f'%w[{levels}].include?(record["log_level"].to_s.upcase) && (w = record["message"].to_s.split("\\n")) '
+               f'&& (m = w.last.to_s.match({summary_re}) || w.first.to_s.match({summary_re}))')
     out += [
         (schema.ERROR_STACK_TRACE, "${" + stack + "}"),
-        (schema.ERROR_TYPE, "${(t = (" + stack + ")) && (m = t" + last + ") ? m[1] : nil}"),
-        (schema.ERROR_MESSAGE, "${(t = (" + stack + ")) && (m = t" + last + ") ? m[2] : nil}"),
+        (schema.ERROR_TYPE, "${(t = (" + stack + ")) ? ((m = t" + last + ") ? m[1] : nil) : (" + summary
+         + ' ? m["error_type"] : nil)}'),
+        (schema.ERROR_MESSAGE, "${(t = (" + stack + ")) ? ((m = t" + last + ") ? m[2] : nil) : (" + summary
+         + ' ? m["error_message"] : nil)}'),
         (schema.SOURCE_ADDRESS, '${record["_client"]}'),
-        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ /\A(?:\d{1,3}\.){3}\d{1,3}\z|\A[0-9a-fA-F:]+:[0-9a-fA-F:]*\z/ ? a : nil}'),
+        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ /\A\d+\.\d+\.\d+\.\d+\z|\A[0-9a-fA-F:]*:[0-9a-fA-F:]*\z/ ? a : nil}'),
         (schema.EVENT_DURATION, '${(v = record["_duration_s"]) ? (v.to_f * 1e9).round : (v = record["_duration_ms"]) ? '
                                 '(v.to_f * 1e6).round : (v = record["_duration_us"]) ? (v.to_f * 1e3).round : nil}'),
         (schema.HOST_NAME, node),
@@ -100,6 +122,13 @@ def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
         (schema.LOG_FILE_PATH, '${record["_path"]}'),
     ]
     return out
+
+
+def check_placeholders(fields: list[tuple[str, str]]) -> None:
+    """Fail early if an expression could not be read back as one Fluentd placeholder."""
+    for name, expression in fields:
+        if expression.startswith("${") and "}" in expression[2:-1]:
+            raise ValueError(f"the expression for {name} holds a '}}' Fluentd would cut at: {expression}")
 
 
 def units(inventory: Inventory, mode: str) -> list[dict]:
@@ -147,10 +176,15 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
                                                             for c in unit["components"]],
             forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby, timezone=inventory.timezone,
             state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
-            fields=field_expressions(captures, unit["node"]),
+            fields=_checked(field_expressions(captures, unit["node"])),
             captures=[c for c in captures if c != schema.MESSAGE] + ["_path"],
         )
     return files
+
+
+def _checked(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    check_placeholders(fields)
+    return fields
 
 
 def write(files: dict[str, str], out: str) -> list[str]:

@@ -356,7 +356,7 @@ class LineParser:
         elif capture == "_client":
             _client_fields(value, fields)
         elif capture == "_duration_s":
-            fields[schema.EVENT_DURATION] = int(float(value) * 1e9)
+            fields[schema.EVENT_DURATION] = round(float(value) * 1e9)  # 0.1311848 s is 131184800 ns, not ...799
         elif capture == "_duration_ms":
             fields[schema.EVENT_DURATION] = int(value) * 1_000_000
         elif capture == "_duration_us":

@@ -28,8 +28,7 @@ from .lines import EXCEPTION, RECORD, TEXT, Line, LineParser
 WINDOW = 32
 MAX_LINES = 10_000
 MAX_CHARS = 4_000_000
-_WARNING = schema.LEVEL_RANK["WARNING"]
-_SUMMARY_LEVELS = frozenset(level for level in schema.LEVELS if schema.LEVEL_RANK[level] >= _WARNING)
+_SUMMARY_LEVELS = schema.SUMMARY_LEVELS
 
 
 class Stats:
