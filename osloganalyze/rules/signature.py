@@ -61,7 +61,10 @@ def deepest_openstack_frame(stack_trace: str | None) -> str | None:
     for frame in _FRAME.finditer(stack_trace):
         m = _PACKAGE.search(frame.group("path"))
         if m:
-            found = f"{m.group('package')}/{m.group('rest')} in {frame.group('function')}"
+            package, rest = m.group("package"), m.group("rest")
+            if rest.startswith(package + "/"):  # a source checkout: /opt/stack/neutron/neutron/...
+                rest = rest[len(package) + 1:]
+            found = f"{package}/{rest} in {frame.group('function')}"
     return found
 
 
