@@ -70,6 +70,7 @@ class LineParser:
         self.uwsgi_access = lib.compile("UWSGI_ACCESS_LINE")
         self.python_simple = lib.compile("PYTHON_SIMPLE_LINE")
         self.apache_error = lib.compile("APACHE_ERROR_LINE")
+        self.gunicorn = lib.compile("GUNICORN_LINE")
         self.timestamped = lib.compile("TIMESTAMPED_LINE")
         self.syslog = lib.compile("SYSLOG_PREFIX")
         self.cri = lib.compile("CRI_PREFIX")
@@ -115,7 +116,8 @@ class LineParser:
                 return parsed
             return Line(TEXT, text=line)
         if first == "[":
-            for matcher, build in ((self.uwsgi_access, self._access_line), (self.apache_error, self._plain)):
+            for matcher, build in ((self.uwsgi_access, self._access_line), (self.apache_error, self._plain),
+                                   (self.gunicorn, self._plain)):
                 m = matcher.match(line)
                 if m:
                     return build(m)

@@ -1,0 +1,143 @@
+"""A real Keystone for the tests: installed from PyPI into its own cached venv, SQLite, Fernet
+tokens, oslo.log's default file format, served by gunicorn on 127.0.0.1, stopped by the tests."""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import grp
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import es_node  # noqa: E402 - the same cache folder as the Elasticsearch node
+
+KEYSTONE = "keystone==30.0.0"  # 2025.2 (Flamingo)
+SERVER = "gunicorn==23.0.0"
+VENV = es_node.CACHE / "keystone-30.0.0"
+PASSWORD = "osla-Adm1n-secret"
+
+
+def install() -> Path:
+    """The cached venv (created once; a stamp says it is complete)."""
+    stamp = VENV / ".osla-complete"
+    if not stamp.exists():
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", KEYSTONE, SERVER], check=True)
+        stamp.touch()
+    return VENV
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Keystone:
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "log" / "keystone" / "keystone.log"
+        self.conf = root / "etc" / "keystone.conf"
+        self.fernet = root / "fernet-keys"
+        self.credential = root / "credential-keys"
+        self.process = None
+
+    def _env(self) -> dict:
+        return dict(os.environ, OS_KEYSTONE_CONFIG_FILES=str(self.conf), PYTHONWARNINGS="ignore")
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+        extra = ["--keystone-user", user, "--keystone-group", group] if args[0].endswith(("_setup", "_rotate")) else []
+        return subprocess.run([str(VENV / "bin" / "keystone-manage"), "--config-file", str(self.conf), *args, *extra],
+                              env=self._env(), capture_output=True, text=True, check=True)
+
+    def setup(self) -> None:
+        install()
+        for path in (self.log.parent, self.conf.parent):
+            path.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(f"""[DEFAULT]
+debug = false
+log_file = {self.log}
+use_stderr = false
+
+[database]
+connection = sqlite:///{self.root / 'keystone.db'}
+
+[token]
+provider = fernet
+
+[fernet_tokens]
+key_repository = {self.fernet}
+max_active_keys = 3
+
+[fernet_receipts]
+key_repository = {self.fernet}
+max_active_keys = 3
+
+[credential]
+key_repository = {self.credential}
+""")
+        self.manage("db_sync")
+        self.manage("fernet_setup")
+        self.manage("credential_setup")
+        self.manage("bootstrap", "--bootstrap-password", PASSWORD, "--bootstrap-public-url", f"{self.url}/v3",
+                    "--bootstrap-region-id", "RegionOne")
+
+    def start(self) -> str:
+        # keystone's app reads sys.argv with oslo.config: give it none of gunicorn's arguments
+        (self.root / "keystone_public.py").write_text(
+            "import sys\nsys.argv = sys.argv[:1]\n"
+            "from keystone.server.wsgi import initialize_public_application\n"
+            "application = initialize_public_application()\n")
+        self.process = subprocess.Popen(
+            [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--timeout", "60",
+             "--chdir", str(self.root), "keystone_public:application"],
+            env=self._env(), stdout=subprocess.DEVNULL, stderr=open(self.root / "gunicorn.log", "w"))
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keystone exited: {(self.root / 'gunicorn.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/v3", timeout=2) as answer:
+                    if answer.status == 200:
+                        return self.url
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("keystone did not answer within 90 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    # --- real HTTP requests --------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+        """(status, headers, body) of one request."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, dict(answer.headers), answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def issue_token(self, password: str = PASSWORD, headers: dict | None = None):
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+        return self.request("POST", "/v3/auth/tokens", body, headers)
