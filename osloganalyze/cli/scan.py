@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
+from ..parse.timestamps import event_stamp, event_time
 from ..query import EventQuery
 from ..rules.model import SEVERITIES, SEVERITY_RANK, parse_duration
 from .common import Failure, Progress, es_client, es_errors, es_options, loaded_rules, rules_option
@@ -25,13 +26,13 @@ def time_bound(text: str | None, option: str, now: datetime | None = None) -> st
         moment = now - timedelta(seconds=parse_duration(text))
     except ValueError:
         try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = event_time(text)
         except ValueError:
             raise Failure(f"{option} takes a duration (30m, 24h, 7d) or a date/time (2024-05-01T12:00), "
                           f"not {text!r}") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return event_stamp(moment)
 
 
 @click.command("scan")

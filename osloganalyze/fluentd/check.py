@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import schema
 from ..resources import data_dir
 from .onigmo import group_name
-from .render import REGEXPS, python_regexps
+from .render import REGEXPS, field_expressions, python_regexps, regexps
 
 _REGEXP_LINE = re.compile(r"^\s*(format_firstline|format\d+|expression)\s+(/.*/[imx]*)\s*$", re.M)
 
@@ -74,8 +74,6 @@ def ruby_matches(literals: dict[str, str], lines: list[str], ruby: str) -> tuple
 def cross_check(lines: list[str], ruby: str, literals: dict[str, str] | None = None) -> list[str]:
     """Differences between Ruby and Python on ``lines`` (empty: they agree), for the configs'
     regexps (or the ``literals`` read from a file, matched to the roles they stand for)."""
-    from .render import regexps
-
     literals = literals or regexps()
     python = python_regexps()
     multiline = {role: flag for role, (_, flag) in REGEXPS.items()}
@@ -117,7 +115,7 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
                      "`osla fluentd check DIR` there, or give --fluentd PATH)")
     if ruby is None:
         notes.append("no ruby here: regexps not checked in Onigmo (apt install ruby)")
-    roles = {literal: role for role, literal in _role_literals().items()}
+    roles = {literal: role for role, literal in regexps().items()}
     lines = lines if lines is not None else golden_lines()
     reports = []
     for path in files:
@@ -146,11 +144,6 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
     return reports, notes
 
 
-def _role_literals() -> dict[str, str]:
-    from .render import regexps
-    return regexps()
-
-
 # Fields a Fluentd record and osla's Python parser both set and must agree on for one line
 # (the time, the raw text and the file offset are set differently by design: Fluentd keeps the
 # event time, has no byte offsets and no event.original).
@@ -161,9 +154,6 @@ def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[d
     """What a generated config makes of single-line records, emulated step by step in Ruby:
     format1 (multiline parser), the request-line parser filter, then the
     record_transformer. None where format1 does not match."""
-    from ..patterns import PatternLibrary
-    from .render import _captures, field_expressions, regexps
-
     literal = regexps()
     _, first = ruby_matches({"record": literal["record"] + "m"}, lines, ruby)
     records = []
@@ -176,7 +166,7 @@ def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[d
             if record is not None and m[role] is not None:
                 record.update(m[role])  # reserve_data: parsed keys over the record's
     present = [r for r in records if r is not None]
-    fields = field_expressions(_captures(PatternLibrary()), node)
+    fields = field_expressions(node)
     script = data_dir("fluentd") / "record_check.rb"
     proc = subprocess.run([ruby, str(script)], input=json.dumps({"fields": fields, "records": present}),
                           capture_output=True, text=True)

@@ -26,24 +26,32 @@ def finding_id(finding: dict) -> str:
     return hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
 
 
-def emit_findings(findings: list[dict], address: str, timeout: float = 5.0) -> int:
-    """Send every finding; returns how many were sent, raises ForwardError if any was not."""
+def send(address: str, label: str, records: list[dict], what: str, when: int | None = None,
+         timeout: float = 5.0) -> int:
+    """Send records tagged ``osla.<label>``; returns how many were sent. A record Fluentd did not
+    take raises ForwardError and is dropped from fluent-logger's buffer, so what is reported as
+    not sent is never flushed later."""
     from fluent import sender
 
     host, port = parse_address(address)
     fluent = sender.FluentSender(TAG_PREFIX, host=host, port=port, timeout=timeout)
+    when = int(time.time()) if when is None else when
     sent = 0
-    now = int(time.time())
     try:
-        for finding in findings:
-            record = dict(finding, finding_id=finding_id(finding))
-            if not fluent.emit_with_time(LABEL, now, record):
+        for record in records:
+            if not fluent.emit_with_time(label, when, record):
                 error = fluent.last_error
                 fluent.clear_last_error()
-                fluent.pendings = None  # what failed is reported as not sent: never flushed later
-                raise ForwardError(f"Fluentd at {host}:{port} did not take the findings "
-                                   f"({sent} of {len(findings)} sent): {error}")
+                fluent.pendings = None
+                raise ForwardError(f"Fluentd at {host}:{port} did not take the {what} "
+                                   f"({sent} of {len(records)} sent): {error}")
             sent += 1
     finally:
         fluent.close()
     return sent
+
+
+def emit_findings(findings: list[dict], address: str, timeout: float = 5.0) -> int:
+    """Send every finding (with its :func:`finding_id`); returns how many were sent."""
+    return send(address, LABEL, [dict(f, finding_id=finding_id(f)) for f in findings], "findings",
+                timeout=timeout)

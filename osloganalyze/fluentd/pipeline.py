@@ -6,9 +6,11 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .. import schema
-from .forward import ForwardError, parse_address
+from ..parse.timestamps import event_stamp
+from .forward import ForwardError, send
 
 CANARY_TAG = "canary"  # full tag: osla.canary
 
@@ -23,20 +25,10 @@ class CanaryResult:
 
 
 def send_canary(address: str, canary_id: str, timeout: float = 5.0) -> None:
-    from fluent import sender
-
-    host, port = parse_address(address)
-    fluent = sender.FluentSender("osla", host=host, port=port, timeout=timeout)
-    try:
-        record = {schema.MESSAGE: f"osla pipeline canary {canary_id}", schema.LOG_LEVEL: "INFO",
-                  schema.SERVICE_NAME: "osla-canary", schema.HOST_NAME: socket.gethostname(),
-                  schema.TIMESTAMP: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
-        if not fluent.emit_with_time(CANARY_TAG, int(time.time()), record):
-            error = fluent.last_error
-            fluent.pendings = None
-            raise ForwardError(f"Fluentd's forward input at {host}:{port} did not take the canary: {error}")
-    finally:
-        fluent.close()
+    record = {schema.MESSAGE: f"osla pipeline canary {canary_id}", schema.LOG_LEVEL: "INFO",
+              schema.SERVICE_NAME: "osla-canary", schema.HOST_NAME: socket.gethostname(),
+              schema.TIMESTAMP: event_stamp(datetime.now(timezone.utc))}
+    send(address, CANARY_TAG, [record], "canary", timeout=timeout)
 
 
 def check(address: str, client, prefix: str = "openstack", timeout: float = 60.0, poll: float = 0.5) -> CanaryResult:

@@ -71,12 +71,14 @@ def _ruby_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Ruby double-quoted string here
 
 
-def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
-    """(schema field, record_transformer expression) for every field the captures fill.
+def field_expressions(node: str, library: PatternLibrary | None = None) -> list[tuple[str, str]]:
+    """(schema field, record_transformer expression) for every field the configs' captures fill.
     As in osla's parser, only DEBUG records have their origin suffix (' function /path/file.py:NNN')
     taken off the message into log.origin.*, with the DEBUG_SUFFIX pattern."""
+    library = library or PatternLibrary()
+    captures = _captures(library)
     # no '}' may appear inside ${...}: Fluentd finds placeholders with /\$\{([^}]+)\}/
-    suffix = to_ruby(PatternLibrary().expand("DEBUG_SUFFIX"))
+    suffix = to_ruby(library.expand("DEBUG_SUFFIX"))
     debug = 'record["log_level"].to_s.upcase == "DEBUG"'
     aliases, canonical = " ".join(schema.LEVEL_ALIASES), " ".join(schema.LEVEL_ALIASES.values())
     out: list[tuple[str, str]] = []
@@ -103,7 +105,7 @@ def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
     last = r'.split("\n").map(&:strip).reject(&:empty?).last.to_s.match(/\A([A-Za-z_][\w.]*)(?::\s*(.*))?\z/)'
     # no traceback: oslo's error_summary (': module.Class: text') on WARNING+ records, on the
     # message's last line or else its first, as osla's parser reads it
-    summary_re = to_ruby(PatternLibrary().expand("ERROR_SUMMARY"))
+    summary_re = to_ruby(library.expand("ERROR_SUMMARY"))
     levels = " ".join(schema.SUMMARY_LEVELS)
     summary = (f'%w[{levels}].include?(record["log_level"].to_s.upcase) && (w = record["message"].to_s.split("\\n")) '
                f'&& (m = w.last.to_s.match({summary_re}) || w.first.to_s.match({summary_re}))')
@@ -121,6 +123,7 @@ def field_expressions(captures: list[str], node: str) -> list[tuple[str, str]]:
         (schema.SERVICE_NAME, r'${File.basename(record["_path"].to_s).sub(/\.log(?:\.\d+)?\z/, "")}'),
         (schema.LOG_FILE_PATH, '${record["_path"]}'),
     ]
+    check_placeholders(out)
     return out
 
 
@@ -176,15 +179,10 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
                                                             for c in unit["components"]],
             forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby, timezone=inventory.timezone,
             state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
-            fields=_checked(field_expressions(captures, unit["node"])),
+            fields=field_expressions(unit["node"], library),
             captures=[c for c in captures if c != schema.MESSAGE] + ["_path"],
         )
     return files
-
-
-def _checked(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    check_placeholders(fields)
-    return fields
 
 
 def write(files: dict[str, str], out: str) -> list[str]:

@@ -21,7 +21,7 @@ import re
 from .. import schema
 from ..patterns import PatternLibrary, default_library
 from ..sources.naming import service_from_filename, service_from_program
-from .timestamps import TimeConverter
+from .timestamps import TimeConverter, event_stamp
 
 RECORD, EXCEPTION, TEXT, BLANK = range(4)
 
@@ -427,8 +427,7 @@ def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
     created = obj.get("created")
     if isinstance(created, (int, float)):
         from datetime import datetime, timezone
-        stamp = datetime.fromtimestamp(created, timezone.utc)
-        fields[schema.TIMESTAMP] = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        fields[schema.TIMESTAMP] = event_stamp(datetime.fromtimestamp(created, timezone.utc))
     elif isinstance(obj.get("asctime"), str):
         fields[schema.TIMESTAMP] = times.oslo(obj["asctime"])
     level = schema.normalize_level(str(obj.get("levelname", "")))

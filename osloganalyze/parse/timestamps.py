@@ -31,6 +31,16 @@ def zone(name: str):
         raise BadTimeZone(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris, or UTC)") from exc
 
 
+def event_time(stamp: str) -> datetime:
+    """An event's ``@timestamp`` ('2024-05-01T12:34:56.789Z') as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def event_stamp(moment: datetime) -> str:
+    """An aware datetime as an event's ``@timestamp``: UTC, ISO 8601 with milliseconds."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def _millis(fraction_text: str) -> str:
     if len(fraction_text) == 4 and fraction_text[0] == ".":
         return fraction_text[1:]

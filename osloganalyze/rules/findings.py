@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from .. import schema
+from ..parse.timestamps import event_time
 from ..redact import redact
 from .model import SEVERITY_RANK, Rule
 from .signature import deepest_openstack_frame, signature
@@ -77,7 +77,7 @@ def example_of(event: dict) -> dict:
 
 
 def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return event_time(stamp).timestamp()
 
 
 def correlation_values(event: dict, fields: tuple[str, ...]) -> set:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Protocol
 
 from .. import schema
+from ..parse.timestamps import event_stamp, event_time
 
 REQUEST = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -94,8 +95,7 @@ def window(events: list[dict], around: int) -> tuple[str, str] | None:
 
 
 def shift(stamp: str, seconds: float) -> str:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=seconds)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return event_stamp(event_time(stamp) + timedelta(seconds=seconds))
 
 
 def _key(event: dict) -> tuple:

@@ -18,11 +18,10 @@ import multiprocessing as mp
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 
 from .. import schema
 from ..parse import Stats, parse_file, parse_range
-from ..parse.timestamps import zone
+from ..parse.timestamps import event_time, zone
 from ..sources.local import LogFile, discover
 from .correlate import REQUEST_FIELDS, shift
 
@@ -36,21 +35,23 @@ _MAX_SEED_LINES = 20000
 _ERROR_WORDS = [b"ERR", b"CRIT", b"TRACE", b"FATAL", b"EMERG", b"ALERT", b"EXCEPTION", b"err", b"crit"]
 
 
+def _compressed(path: str) -> bool:
+    """A file that cannot be mapped or seeked into (compressed rotations, standard input)."""
+    return path.endswith((".gz", ".bz2")) or path == "-"
+
+
 def search(logfile: LogFile, needle: bytes, ends: dict | None = None) -> list[tuple[int, bytes]]:
     """(offset, line) of every line containing ``needle`` (like grep -F, compressed files too).
     For an uncompressed file, ``ends`` receives its first and last timestamps on the way."""
-    if not logfile.path.endswith((".gz", ".bz2")) and logfile.path != "-":
+    if not _compressed(logfile.path):
         return _search_mapped(logfile.path, needle, ends)
     hits = []
-    first = last = None
     with logfile.open() as handle:
         base = 0
         carry = b""
         while True:
             chunk = handle.read(CHUNK)
             buffer = carry + chunk if carry else chunk
-            if base == 0 and ends is not None:
-                first = _first_stamp(buffer[:1 << 18])
             if not chunk:
                 cut = len(buffer)
             else:
@@ -66,15 +67,9 @@ def search(logfile: LogFile, needle: bytes, ends: dict | None = None) -> list[tu
                 hits.append((base + start, buffer[start:end]))
                 position = buffer.find(needle, end, cut)
             if not chunk:
-                if ends is not None and buffer:
-                    last = _last_stamp(buffer[-65536:]) or last
                 break
             carry = buffer[cut:]
             base += cut
-            if ends is not None and len(chunk) < CHUNK:  # the final read: remember its tail
-                last = _last_stamp(buffer[-65536:])
-    if ends is not None and not logfile.path.endswith((".gz", ".bz2")):
-        ends[(logfile.path, _size(logfile.path))] = (first, last)
     return hits
 
 
@@ -96,8 +91,14 @@ def _search_mapped(path: str, needle: bytes, ends: dict | None) -> list[tuple[in
                 hits.append((start, data[start:end]))
                 position = data.find(needle, end)
             if ends is not None:
-                ends[(path, size)] = (_mapped_first_stamp(data, size), _mapped_last_stamp(data, size))
+                ends[(path, size)] = _mapped_ends(data, size)
     return hits
+
+
+def _mapped_ends(data, size: int) -> tuple[str | None, str | None]:
+    """First and last oslo timestamps of a mapped file (devstack logs open with long shell traces,
+    hence up to 2,000 lines from either end)."""
+    return _mapped_first_stamp(data, size), _mapped_last_stamp(data, size)
 
 
 def _mapped_first_stamp(data, size: int, lines: int = 2000) -> str | None:
@@ -125,22 +126,6 @@ def _mapped_last_stamp(data, size: int, lines: int = 2000) -> str | None:
         if start == 0:
             return None
         end = start
-    return None
-
-
-def _first_stamp(data: bytes) -> str | None:
-    for line in data.split(b"\n", 2000)[:2000]:
-        stamp = _line_time(line)
-        if stamp:
-            return stamp
-    return None
-
-
-def _last_stamp(data: bytes) -> str | None:
-    for line in reversed(data.split(b"\n")):
-        stamp = _line_time(line)
-        if stamp:
-            return stamp
     return None
 
 
@@ -186,13 +171,13 @@ def _line_time(line: bytes) -> str | None:
     return f"{m.group(1).decode()} {m.group(2).decode()}" if m else None
 
 
-def _time_after(handle, position: int, size: int, lines: int = _PROBE_LINES) -> tuple[int, str | None]:
+def _time_after(handle, position: int, size: int) -> tuple[int, str | None]:
     """(offset of the first whole line at or after ``position``, the first timestamp from there)."""
     handle.seek(position)
     if position:
         handle.readline()
     start = handle.tell()
-    for _ in range(lines):
+    for _ in range(_PROBE_LINES):
         line = handle.readline()
         if not line:
             break
@@ -238,8 +223,7 @@ def _span(handle, size: int, since: str, until: str) -> tuple[int, int] | None:
 
 def _local(stamp: str, tz) -> str:
     """A UTC event timestamp as the 'YYYY-MM-DD HH:MM:SS' a file in zone ``tz`` writes."""
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(tz)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return event_time(stamp).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class LocalFetcher:
@@ -260,9 +244,6 @@ class LocalFetcher:
 
     # --- parsing only what holds an id ----------------------------------------------------------
 
-    def _compressed(self, logfile: LogFile) -> bool:
-        return logfile.path.endswith((".gz", ".bz2")) or logfile.path == "-"
-
     def _whole_file(self, logfile: LogFile) -> list[dict]:
         if logfile not in self._whole:
             self._whole[logfile] = list(parse_file(logfile, tz=self.tz_name, year=self.year, stats=self.stats))
@@ -270,7 +251,7 @@ class LocalFetcher:
 
     def _events_at(self, logfile: LogFile, offsets: list[int]) -> list[dict]:
         """The events that start at these line offsets (a line inside another record starts none)."""
-        if self._compressed(logfile):
+        if _compressed(logfile.path):
             wanted = set(offsets)
             return [e for e in self._whole_file(logfile) if e.get(schema.LOG_OFFSET) in wanted]
         found = []
@@ -297,7 +278,7 @@ class LocalFetcher:
         """Bytes of the file inside the seed's window: None for the whole file (no oslo stamps to
         seek by), (0, 0) for none."""
         if logfile not in self._ranges:
-            if self._window is None or self._compressed(logfile):
+            if self._window is None or _compressed(logfile.path):
                 self._ranges[logfile] = None
             elif _outside(logfile.path, *self._window):
                 self._ranges[logfile] = (0, 0)
@@ -361,7 +342,7 @@ class LocalFetcher:
         found = []
         narrow = (_local(since, self.tz), _local(until, self.tz))
         for logfile in self.logfiles:
-            if self._compressed(logfile):
+            if _compressed(logfile.path):
                 events = self._whole_file(logfile)
             elif _outside(logfile.path, *narrow):
                 continue
@@ -377,7 +358,7 @@ class LocalFetcher:
 
     def time_range(self) -> dict:
         """The first and last timestamps of the uncompressed files (file time, as written)."""
-        spans = [_file_range(f.path) for f in self.logfiles if not self._compressed(f)]
+        spans = [_file_range(f.path) for f in self.logfiles if not _compressed(f.path)]
         firsts = [a for a, _ in spans if a]
         lasts = [b for _, b in spans if b]
         return {"from": min(firsts) if firsts else None, "to": max(lasts) if lasts else None}
@@ -424,10 +405,7 @@ def _ends(handle, size: int) -> tuple[str | None, str | None]:
 
 
 def _probe_ends(handle, size: int) -> tuple[str | None, str | None]:
-    first = _time_after(handle, 0, size, lines=2000)[1]  # devstack logs open with long shell traces
-    handle.seek(max(0, size - 65536))
-    for line in reversed(handle.read().split(b"\n")):
-        last = _line_time(line)
-        if last:
-            return first, last
-    return first, None
+    if size == 0:
+        return None, None
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _mapped_ends(data, size)

@@ -3,9 +3,9 @@ verdict from the rule engine's findings, the request tree, and the timeline acro
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 
 from .. import schema
+from ..parse.timestamps import event_time
 from ..redact import redact
 from ..rules.engine import LocalEngine
 from ..rules.model import SEVERITY_RANK
@@ -17,7 +17,7 @@ _VERDICT_WORDS = {"bug": "probable bug", "config": "configuration", "infrastruct
 
 
 def _seconds(stamp: str | None) -> float | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+    return event_time(stamp).timestamp() if stamp else None
 
 
 def verdict(findings: list[dict]) -> dict | None:
