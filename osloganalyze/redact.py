@@ -1,4 +1,4 @@
-"""Secrets out of text that osla shows: tokens, passwords, credentials in URLs.
+"""Secrets out of text that osla shows: tokens (headers, Fernet), passwords, credentials in URLs.
 
 Old OpenStack logs print token headers (keystoneclient/neutronclient DEBUG lines) and config
 dumps print passwords; findings, triage and reports pass their example lines through
@@ -17,6 +17,8 @@ _RULES = [
                 r"""(?!\*)[^\s'",}&]+"""), r"\1" + MASK),
     # scheme://user:password@host (transport_url, connection strings)
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@\s/]+@", re.I), r"\1" + MASK + "@"),
+    # Fernet tokens (keystone's, and any Fernet ciphertext): version byte 0x80 -> 'gAAAAA' in base64url
+    (re.compile(r"\bgAAAAA[\w-]{20,}=*"), MASK),
     # {SHA1}... token hashes keystonemiddleware prints
     (re.compile(r"(\{SHA\d*\})[0-9a-f]{16,}", re.I), r"\1" + MASK),
 ]

@@ -119,3 +119,22 @@ def test_triage_of_the_failed_request_puts_the_fernet_verdict_first(keystone, es
     assert [r["offset"] for r in remote["timeline"]] == [r["offset"] for r in view["timeline"]]
     print(f"\n{KEYSTONE}: " + " | ".join(sorted({row["message"][:120] for row in view["timeline"]
                                                  if row["level"] in ("ERROR", "WARNING")})))
+
+
+def test_report_has_a_keystone_section_with_the_fernet_failures(keystone):
+    server, seen = keystone
+    result = osla("report", str(server.root / "log"), "--since", "3h", "--baseline", "1d", "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    counts = {row["kind"]: row for row in report["keystone"]["counts"]}
+    assert counts["fernet-key-repository-unusable"]["count"] >= 1
+    assert counts["fernet-key-malformed"]["count"] >= 1
+    assert counts["token-validation-failures"]["count"] >= 1  # the wrong password: 'Authorization failed'
+    assert counts["fernet-key-repository-unusable"]["baseline_daily_mean"] is None  # no logs the day before
+    tagged = {f["rule"] for f in report["keystone"]["findings"]}
+    assert {"fernet-key-repository-unusable", "fernet-key-malformed", "keystone-unexpected-error"} <= tagged
+    failed = seen["no_repository"][1]
+    bug = next(f for f in report["findings"] if f["rule"] == "keystone-unexpected-error")
+    assert bug["triage"].startswith(f"osla triage {failed} --logs ")
+    text = osla("report", str(server.root / "log"), "--since", "3h", "--baseline", "1d").stdout
+    assert "KEYSTONE AUTHENTICATION AND FERNET" in text and "Keystone Fernet key repository missing or unreadable" in text

@@ -117,6 +117,7 @@ rules:
     (("id: my-rule", "id: My_Rule"), "id must be lowercase words joined by dashes"),
     (("    severity: low\n", "    severity: low\n    colour: red\n"), "unknown key 'colour'"),
     (("    severity: low\n", "    severity: low\n    supersedes: [nope]\n"), "supersedes unknown rule 'nope'"),
+    (("    severity: low\n", "    severity: low\n    tags: [nova]\n"), "unknown tag 'nova' (tags: keystone)"),
     (("    severity: low\n", "    severity: low\n    threshold: {count: 1, within: 5m}\n"), "threshold needs count"),
     (("rules:\n", "rulez:\n"), "expected a mapping with a non-empty 'rules:' list"),
     (("match: {", "match: {{"), "not valid YAML"),

@@ -9,6 +9,7 @@ from .. import __version__
 from .es import es_group, ingest_command
 from .fluentd import fluentd_group, pipeline_group
 from .parse import parse_command
+from .report import report_command
 from .rules import rules_group
 from .scan import scan_command
 from .triage import triage_command
@@ -55,5 +56,6 @@ main.add_command(es_group)
 main.add_command(rules_group)
 main.add_command(scan_command)
 main.add_command(triage_command)
+main.add_command(report_command)
 main.add_command(fluentd_group)
 main.add_command(pipeline_group)

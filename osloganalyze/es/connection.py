@@ -164,7 +164,12 @@ def _reason(exc) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
-            return str(error.get("reason") or error.get("type"))[:300]
+            reason = str(error.get("reason") or error.get("type"))
+            causes = error.get("root_cause") or []
+            cause = causes[0] if causes and isinstance(causes[0], dict) else {}
+            if cause.get("reason") and cause["reason"] != reason:  # 'all shards failed' says nothing alone
+                reason += f" ({cause.get('type', 'cause')}: {cause['reason']})"
+            return reason[:300]
         if error:
             return str(error)[:300]
     return _short(exc)

@@ -45,6 +45,13 @@ class Stats:
         self.unparsed_examples: list[tuple[str, int, str]] = []
         self.errors: list[str] = []
 
+    def merge(self, other: "Stats") -> None:
+        """Add another reader's counts (files read in another process)."""
+        for name in ("files", "lines", "blank", "record_lines", "continuation_lines", "unparsed", "events"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.unparsed_examples.extend(other.unparsed_examples[:max(0, 5 - len(self.unparsed_examples))])
+        self.errors.extend(other.errors)
+
     def as_dict(self) -> dict:
         return {
             "files": self.files, "lines": self.lines, "blank": self.blank,

@@ -51,6 +51,21 @@ class _Group:
             self.example = example_of(event)
             self.frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
 
+    def merge(self, other: "_Group") -> None:
+        """Take in the same group as counted over other files (another process)."""
+        self.count += other.count
+        for stamp in (other.first_seen, other.last_seen):
+            if stamp:
+                self.first_seen = stamp if self.first_seen is None or stamp < self.first_seen else self.first_seen
+                self.last_seen = stamp if self.last_seen is None or stamp > self.last_seen else self.last_seen
+        self.stamps.extend(other.stamps)
+        self.services.update(other.services)
+        self.hosts.update(other.hosts)
+        for mine, theirs in ((self.request_ids, other.request_ids), (self.instance_uuids, other.instance_uuids)):
+            mine.extend([v for v in theirs if v not in mine][:max(0, _IDS_KEPT - len(mine))])
+        if self.example is None:
+            self.example, self.frame = other.example, other.frame
+
     def peak(self) -> int:
         """Most hits inside any window of the threshold's length."""
         if not self.stamps:
@@ -105,6 +120,22 @@ class Collector:
             self.pending.setdefault(rule.id, []).append((slim, keys))
             return
         self._group(rule, event, False)
+
+    def merge(self, other: "Collector") -> None:
+        """Take in the hits another collector saw (the same rules over other files)."""
+        self.hits += other.hits
+        self.rules.update(other.rules)
+        for key, group in other.groups.items():
+            if key in self.groups:
+                self.groups[key].merge(group)
+            else:
+                self.groups[key] = group
+        for rule_id, hits in other.pending.items():
+            self.pending.setdefault(rule_id, []).extend(hits)
+        for rule_id, keys in other.escalation_keys.items():
+            self.escalation_keys.setdefault(rule_id, set()).update(keys)
+        if other.events is not None:
+            self.events = (self.events or 0) + other.events
 
     def _group(self, rule: Rule, event: dict, escalated: bool) -> None:
         key = (rule.id, signature(event), escalated)

@@ -17,6 +17,7 @@ A file holds ``rules:``, a list of rules (one rule per file or a small themed fi
           severity: high
           reason: a traceback shares its request id
         threshold: {count: 20, within: 5m} # optional: report only bursts
+        tags: [keystone]                   # optional: sections of the nightly report that list it
         explain: what it means
         remediation: the operator's next steps
         references: [https://...]
@@ -45,7 +46,8 @@ _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"id", "title", "category", "severity", "services", "match", "supersedes", "escalate_when",
-         "threshold", "explain", "remediation", "references", "examples"}
+         "threshold", "explain", "remediation", "references", "examples", "tags"}
+TAGS = {"keystone": "the report's Keystone authentication and Fernet section"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 _REQUIRED = ("id", "title", "category", "severity", "match", "explain", "remediation", "examples")
 
@@ -93,6 +95,7 @@ class Rule:
     escalate_when: Escalation | None = None
     threshold: Threshold | None = None
     references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     raise_examples: tuple[Example, ...] = ()
     not_raise_examples: tuple[Example, ...] = ()
     superseded_by: tuple["Rule", ...] = field(default=(), compare=False, repr=False)
@@ -204,12 +207,15 @@ def _rule(item, path: Path, index: int) -> Rule:
         services = _names(item.get("services"), "services")
         supersedes = _names(item.get("supersedes"), "supersedes")
         references = _names(item.get("references"), "references")
+        tags = _names(item.get("tags"), "tags")
+        if set(tags) - set(TAGS):
+            raise ValueError(f"unknown tag {sorted(set(tags) - set(TAGS))[0]!r} (tags: {', '.join(TAGS)})")
     except ValueError as exc:
         fail(str(exc))
     return Rule(id=name, title=item["title"].strip(), category=item["category"], severity=item["severity"],
                 match=match, explain=item["explain"].strip(), remediation=item["remediation"].strip(),
                 path=str(path), services=services, supersedes=supersedes, escalate_when=escalation,
-                threshold=threshold, references=references, raise_examples=parsed["raise"],
+                threshold=threshold, references=references, tags=tags, raise_examples=parsed["raise"],
                 not_raise_examples=parsed["not_raise"])
 
 

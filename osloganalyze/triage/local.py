@@ -409,3 +409,13 @@ def _probe_ends(handle, size: int) -> tuple[str | None, str | None]:
         return None, None
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return _mapped_ends(data, size)
+
+
+def byte_span(path: str, since: str, until: str, tz: str = "UTC") -> tuple[int, int] | None:
+    """Bytes of an uncompressed file that may hold events stamped in [since, until) (event
+    stamps, UTC): (0, 0) for none, None when the file cannot be seeked by time (read it all)."""
+    if _compressed(path):
+        return None
+    local = zone(tz)
+    with open(path, "rb") as handle:
+        return _span(handle, handle.seek(0, 2), _local(since, local), _local(until, local))

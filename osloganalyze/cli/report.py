@@ -1,0 +1,174 @@
+"""``osla report``: the nightly anomaly report (text, HTML, email).
+
+Exit status for cron and systemd: 0 nothing flagged, 1 something flagged, 2 error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from ..parse.timestamps import event_time
+from ..rules.model import parse_duration
+from .common import Failure, Progress, es_client, es_errors, es_options, loaded_rules, rules_option
+
+
+def _moment(text: str, option: str, now: datetime) -> datetime:
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = event_time(text)
+    except ValueError:
+        raise Failure(f"{option} takes a duration (24h, 7d) or a date/time (2024-05-01T06:00), not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _period(since: str, until: str | None, baseline: str):
+    from ..report.period import Period
+
+    now = datetime.now(timezone.utc)
+    end = _moment(until, "--until", now) if until else now
+    start = _moment(since, "--since", end)  # a duration counts back from --until
+    try:
+        length = timedelta(seconds=parse_duration(baseline))
+    except ValueError:
+        raise Failure(f"--baseline takes a duration (7d, 48h), not {baseline!r}") from None
+    try:
+        return Period.between(start, end, length)
+    except ValueError as exc:
+        raise Failure(str(exc)) from None
+
+
+@click.command("report")
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+@es_options
+@click.option("--prefix", default="openstack", show_default=True, help="Index prefix (with --es).")
+@click.option("--since", default="24h", show_default=True,
+              help="Start of the period: a duration before --until (24h) or a date/time (UTC).")
+@click.option("--until", help="End of the period (default: now; same forms as --since).")
+@click.option("--baseline", default="7d", show_default=True, help="How far back before the period to compare with.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write the report as one HTML file.")
+@click.option("--text", "as_text", is_flag=True, help="Print the text report (the default when nothing else is asked).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--email", "recipients", multiple=True, metavar="TO", help="Mail the report to TO (repeatable).")
+@click.option("--smtp", metavar="HOST[:PORT]", help="SMTP server for --email (default port 25, 587, 465).")
+@click.option("--starttls", "security", flag_value="starttls", help="Upgrade the SMTP connection with STARTTLS.")
+@click.option("--ssl", "security", flag_value="ssl", help="SMTP over TLS from the start (SMTPS).")
+@click.option("--smtp-user", help="SMTP login (the password comes from env OSLA_SMTP_PASSWORD).")
+@click.option("--smtp-ca", type=click.Path(dir_okay=False, exists=True), help="CA file to verify the SMTP server.")
+@click.option("--from", "sender", help="From address (default osla@<this host's FQDN>).")
+@click.option("--cloud", default=lambda: os.environ.get("OSLA_CLOUD") or socket.gethostname(),
+              help="Cloud name for the subject and title (env OSLA_CLOUD; default: this host's name).")
+@click.option("--kibana-url", help="Kibana base URL: each item gets a Discover link.")
+@rules_option
+@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (local files).")
+@click.option("--year", type=int, help="Year for syslog dates that carry none (local files).")
+def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, since, until,
+                   baseline, html_file, as_text, as_json, recipients, smtp, security, smtp_user, smtp_ca, sender,
+                   cloud, kibana_url, rules_dirs, tz, year):
+    """The nightly report: new error signatures, spikes, HTTP 5xx rates, Keystone/Fernet
+    failures, recurring tracebacks and rule findings of a period, against a baseline.
+
+    PATH is a log tree (a node's /var/log, a bundle); with --es (or OSLA_ES_URL) and no
+    PATH, Elasticsearch counts with aggregations. Exit status: 0 nothing flagged,
+    1 something flagged, 2 error.
+
+    \b
+    Examples:
+      osla report /var/log --since 24h --baseline 7d
+      osla report --es https://es:9200 --email ops@example.org --smtp mail:587 --starttls \\
+          --smtp-user osla --kibana-url https://kibana:5601   # password: env OSLA_SMTP_PASSWORD
+      osla report bundle/ --since 2024-05-01 --until 2024-05-02 --html report.html
+    """
+    from ..report import build as building
+    from ..report.build import Links
+
+    if recipients and not smtp:
+        raise Failure("--email needs --smtp HOST[:PORT]")
+    password = os.environ.get("OSLA_SMTP_PASSWORD")
+    if smtp_user and not password:
+        raise Failure("--smtp-user needs the password in the environment variable OSLA_SMTP_PASSWORD")
+    if paths and es_urls:
+        raise Failure("give either PATHs or --es, not both")
+    if not paths and not es_urls and not os.environ.get("OSLA_ES_URL"):
+        raise Failure("give log PATHs, or --es URL for Elasticsearch")
+    period = _period(since, until, baseline)
+    rules = loaded_rules(rules_dirs)
+    progress = Progress("reading")
+    try:
+        if paths:
+            tally, collector, stats = _local(list(paths), period, rules, tz, year, progress)
+            examples = {(s, h, c, hour[:13] + ":00Z"): rid for (s, h, c, hour), rid in tally.level_examples.items()}
+            spike_example = lambda row: examples.get((row["service"], row["host"], row["level"], row["hour"]))  # noqa: E731
+            findings = collector.findings()
+            links, source = Links(paths=list(paths), kibana=kibana_url), ", ".join(paths)
+        else:
+            client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
+            from ..report.remote import RemoteTally
+            remote = RemoteTally(client, prefix, period, rules)
+            with es_errors(settings):
+                tally, collector = remote.collect()
+                findings = collector.findings()
+                from ..report import analyze
+                found = remote.spike_example(analyze.spikes(tally))
+            spike_example = lambda row: found.get((row["service"], row["host"], row["level"], row["hour"]))  # noqa: E731
+            stats = None
+            links = Links(es=settings.urls[0] if settings.urls else None, prefix=prefix, kibana=kibana_url)
+            source = f"Elasticsearch {prefix}-*"
+    finally:
+        progress.done()
+    report = building.build(tally, findings, rules, links, cloud, source, spike_example)
+    report["elapsed_s"] = round(progress.elapsed, 2)
+    _outputs(report, html_file, as_text, as_json, recipients, smtp, security or "none", smtp_user, password,
+             smtp_ca, sender)
+    if stats is not None and stats.errors:
+        for error in stats.errors[:10]:
+            click.echo(f"osla: error: {error}", err=True)
+        sys.exit(2)
+    sys.exit(1 if building.flagged(report) else 0)
+
+
+def _local(paths, period, rules, tz, year, progress):
+    from ..parse.timestamps import BadTimeZone, zone
+    from ..report.local import collect
+    from ..sources.local import SourceError
+
+    try:
+        zone(tz)
+    except BadTimeZone as exc:
+        raise Failure(str(exc)) from None
+    try:
+        return collect(paths, period, rules, tz=tz, year=year, progress=progress.update)
+    except SourceError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _outputs(report, html_file, as_text, as_json, recipients, smtp, security, smtp_user, password, smtp_ca, sender):
+    from ..report import render
+    from ..report.build import subject
+
+    if html_file:
+        images = {service: render.data_uri(png) for service, png in render.charts(report).items()}
+        try:
+            with open(html_file, "w", encoding="utf-8") as out:
+                out.write(render.html(report, images))
+        except OSError as exc:
+            raise Failure(f"cannot write {html_file}: {exc.strerror or exc}") from None
+    if as_json:
+        click.echo(json.dumps(render.scrub(report), ensure_ascii=False))
+    elif as_text or not (html_file or recipients):
+        click.echo(render.text(report), nl=False)
+    if recipients:
+        from ..report import mail
+        try:
+            msg = mail.message(report, sender or mail.default_sender(), list(recipients))
+            mail.send(msg, smtp, security, smtp_user, password, ca_file=smtp_ca)
+        except mail.MailError as exc:
+            raise Failure(str(exc)) from None
+        click.echo(f"osla: mailed '{subject(report)}' to {', '.join(recipients)}", err=True)

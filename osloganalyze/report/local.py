@@ -1,0 +1,84 @@
+"""A report's tables from a local log tree: only the bytes of each file inside baseline+period
+are parsed (binary search on line timestamps), the files are shared over the machine's cores,
+and the rule engine runs on the period's events in the same pass."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from ..parse import Stats, parse_file, parse_range
+from ..query import EventQuery
+from ..rules.engine import LocalEngine, base_condition
+from ..rules.findings import Collector
+from ..rules.to_python import compile_matcher
+from ..sources.local import LogFile, discover
+from ..triage.local import byte_span
+from .period import Period
+from .tally import Observer, Tally
+
+PARALLEL_BYTES = 32 << 20  # below this, one process is quicker than starting two
+
+
+def keystone_rules(rules) -> list:
+    return [rule for rule in rules if "keystone" in rule.tags]
+
+
+def _keystone_matcher(rules):
+    tagged = keystone_rules(rules)
+    matcher = compile_matcher([base_condition(rule) for rule in tagged])
+    ids = [rule.id for rule in tagged]
+    return lambda event: [ids[i] for i in matcher(event)]
+
+
+def _events(logfiles: list[LogFile], period: Period, tz: str, year: int | None, stats: Stats):
+    for logfile in logfiles:
+        span = byte_span(logfile.path, period.baseline_start, period.end, tz) if logfile.path != "-" else None
+        if span is None:
+            yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+        elif span[1] > span[0]:
+            stats.files += 1
+            yield from parse_range(logfile, span[0], span[1], tz=tz, year=year, stats=stats)
+
+
+def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Collector, Stats]:
+    stats = Stats()
+    tally = Tally(period)
+    observer = Observer(tally, _keystone_matcher(rules))
+    collector = LocalEngine(rules).scan(observer.observe(_events(logfiles, period, tz, year, stats)),
+                                        EventQuery(since=period.start, until=period.end), progress=progress)
+    collector.events = tally.events
+    return tally, collector, stats
+
+
+def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int | None = None,
+            progress=None, workers: int | None = None) -> tuple[Tally, Collector, Stats]:
+    """Parse, tally and judge a tree (``SourceError`` for a path that is not there)."""
+    logfiles = discover(paths)
+    sizes = {f: _size(f.path) for f in logfiles}
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(logfiles) < 2 or sum(sizes.values()) < PARALLEL_BYTES \
+            or "fork" not in mp.get_all_start_methods():
+        return _share(logfiles, period, rules, tz, year, progress)
+    shares: list[list[LogFile]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for logfile in sorted(logfiles, key=lambda f: -sizes[f]):  # biggest first, to the least loaded
+        least = loads.index(min(loads))
+        shares[least].append(logfile)
+        loads[least] += sizes[logfile]
+    shares = [share for share in shares if share]
+    tally, collector, stats = Tally(period), Collector(), Stats()
+    with ProcessPoolExecutor(len(shares), mp_context=mp.get_context("fork")) as pool:
+        for part, found, read in pool.map(_share, shares, [period] * len(shares), [rules] * len(shares),
+                                          [tz] * len(shares), [year] * len(shares)):
+            tally.merge(part)
+            collector.merge(found)
+            stats.merge(read)
+    return tally, collector, stats
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,230 @@
+"""A report's tables from Elasticsearch: every count is an aggregation the server computes
+(composite, date_histogram, filters); only buckets come back, never a day of events.
+
+Round trips: one per page of each composite aggregation, one for the day/period totals, one
+for the keystone counts, one msearch for the spikes' example requests, plus the rule engine's
+searches for the findings (matching events only).
+"""
+from __future__ import annotations
+
+from .. import schema
+from ..query import EventQuery
+from ..rules.engine import ElasticsearchEngine, base_condition
+from ..rules.signature import signature
+from ..rules.to_elasticsearch import compile_query
+from ..sources.elasticsearch import ElasticsearchSource
+from .local import keystone_rules
+from .period import HOUR, WINDOW, Period, bucket
+from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint
+
+PAGE = 1000
+SAMPLE = 100  # events brought back per signature bucket that may hold several signatures
+_EXAMPLE_FIELDS = [schema.TIMESTAMP, schema.SERVICE_NAME, schema.HOST_NAME, schema.LOG_LEVEL, schema.MESSAGE,
+                   schema.ERROR_TYPE, schema.ERROR_MESSAGE, schema.ERROR_STACK_TRACE, schema.HTTP_STATUS,
+                   schema.HTTP_METHOD, schema.URL_ORIGINAL, schema.REQUEST_ID, schema.INSTANCE_UUID]
+
+
+def _range(since: str, until: str) -> dict:
+    return {"range": {schema.TIMESTAMP: {"gte": since, "lt": until}}}
+
+
+def _stamp(millis: int) -> str:
+    from datetime import datetime, timezone
+
+    from ..parse.timestamps import event_stamp
+    return event_stamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
+
+
+class RemoteTally:
+    def __init__(self, client, prefix: str, period: Period, rules):
+        self.client, self.period, self.rules = client, period, rules
+        self.source = ElasticsearchSource(client, prefix)
+        self.index = f"{prefix}-*"
+        self.tally = Tally(period)
+
+    @property
+    def round_trips(self) -> int:
+        return self.source.round_trips
+
+    def _search(self, **body) -> dict:
+        self.source.round_trips += 1
+        return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0,
+                                  track_total_hits=False, **body)
+
+    def _composite(self, query: dict, sources: list[dict], aggs: dict | None = None):
+        after = None
+        while True:
+            composite = {"size": PAGE, "sources": sources}
+            if after:
+                composite["after"] = after
+            body = {"query": query, "aggs": {"c": {"composite": composite, **({"aggs": aggs} if aggs else {})}}}
+            result = self._search(**body)["aggregations"]["c"]
+            yield from result["buckets"]
+            after = result.get("after_key")
+            if not after or len(result["buckets"]) < PAGE:
+                return
+
+    def collect(self, progress=None) -> tuple[Tally, list]:
+        period, tally = self.period, self.tally
+        whole = _range(period.baseline_start, period.end)
+        self._totals()
+        terms = lambda name, field: {name: {"terms": {"field": field, "missing_bucket": True}}}  # noqa: E731
+        hour = {"hour": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h"}}}
+        # spikes: WARNING+ per service, host, level, hour
+        query = {"bool": {"filter": [whole, {"terms": {schema.LOG_LEVEL: list(COUNTED_LEVELS)}}]}}
+        for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("host", schema.HOST_NAME),
+                                         terms("level", schema.LOG_LEVEL), hour]):
+            k = b["key"]
+            tally.levels[(k["service"] or "?", k["host"] or "?", k["level"], _stamp(k["hour"]))] += b["doc_count"]
+        # 5xx rates: requests per service, URL and 10 minutes; ids in URLs are masked here, as
+        # bucket keys (a painless runtime field could mask on the server, but not every cluster
+        # has painless, and the buckets are already counts, not events)
+        query = {"bool": {"filter": [_range(period.start, period.end), {"exists": {"field": schema.HTTP_STATUS}}]}}
+        window = {"window": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": f"{WINDOW}s"}}}
+        errors = {"errors": {"filter": {"range": {schema.HTTP_STATUS: {"gte": 500}}},
+                             "aggs": {"example": self._first_with(schema.REQUEST_ID)}}}
+        for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("method", schema.HTTP_METHOD),
+                                         terms("url", schema.URL_ORIGINAL), window], errors):
+            k, err = b["key"], b["errors"]
+            tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), _stamp(k["window"]),
+                               b["doc_count"], err["doc_count"], _first_value(err["example"], schema.REQUEST_ID))
+        # error signatures, period and baseline
+        for where, since, until in (("period", period.start, period.end),
+                                    ("baseline", period.baseline_start, period.start)):
+            self._signatures(where, _range(since, until))
+        self._keystone(whole)
+        if progress is not None:
+            progress(self.round_trips)
+        findings = ElasticsearchEngine(self.rules, self.source).scan(EventQuery(since=period.start, until=period.end))
+        return tally, findings
+
+    @staticmethod
+    def _first_with(field: str) -> dict:
+        return {"filter": {"exists": {"field": field}},
+                "aggs": {"hit": {"top_hits": {"size": 1, "sort": [{schema.TIMESTAMP: "asc"}],
+                                              "_source": [field]}}}}
+
+    def _totals(self) -> None:
+        period = self.period
+        body = {"query": _range(period.baseline_start, period.end), "aggs": {
+            "baseline": {"filter": _range(period.baseline_start, period.start), "aggs": {"days": {"date_histogram": {
+                "field": schema.TIMESTAMP, "calendar_interval": "1d", "min_doc_count": 1}}}},
+            "period": {"filter": _range(period.start, period.end)}}}
+        aggs = self._search(**body)["aggregations"]
+        for day in aggs["baseline"]["days"]["buckets"]:
+            self.tally.days[_stamp(day["key"])[:10]] += day["doc_count"]
+        self.tally.period_events = aggs["period"]["doc_count"]
+        self.tally.events = aggs["period"]["doc_count"] + aggs["baseline"]["doc_count"]
+
+    def _signatures(self, where: str, when: dict) -> None:
+        errorish = {"bool": {"should": [{"terms": {schema.LOG_LEVEL: list(ERROR_LEVELS)}},
+                                        {"exists": {"field": schema.ERROR_TYPE}}], "minimum_should_match": 1}}
+        keyword = f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}"
+        sources = [{"service": {"terms": {"field": schema.SERVICE_NAME, "missing_bucket": True}}},
+                   {"type": {"terms": {"field": schema.ERROR_TYPE, "missing_bucket": True}}},
+                   {"error": {"terms": {"field": f"{schema.ERROR_MESSAGE}.{schema.EXACT_SUBFIELD}",
+                                        "missing_bucket": True}}},
+                   {"message": {"terms": {"field": keyword, "missing_bucket": True}}}]
+        aggs = {"first": {"min": {"field": schema.TIMESTAMP}}, "last": {"max": {"field": schema.TIMESTAMP}},
+                "hosts": {"terms": {"field": schema.HOST_NAME, "size": 5, "missing": "?"}},
+                "example": {"top_hits": {"size": 1, "sort": [{schema.TIMESTAMP: "asc"}],
+                                         "_source": _EXAMPLE_FIELDS}},
+                "request": self._first_with(schema.REQUEST_ID),
+                "instance": self._first_with(schema.INSTANCE_UUID)}
+        # one bucket can hold several signatures: the deepest frame of a traceback is not a
+        # keyword, and messages longer than the keyword limit have no bucket of their own; such
+        # buckets bring their events (up to SAMPLE) and are split by signature here
+        aggs["samples"] = {"filter": {"bool": {"should": [
+            {"exists": {"field": schema.ERROR_TYPE}},
+            {"bool": {"must_not": {"exists": {"field": keyword}}}}], "minimum_should_match": 1}},
+            "aggs": {"hits": {"top_hits": {"size": SAMPLE, "sort": [{schema.TIMESTAMP: "asc"}],
+                                           "_source": _EXAMPLE_FIELDS}}}}
+        for b in self._composite({"bool": {"filter": [when, errorish]}}, sources, aggs):
+            service = b["key"]["service"] or "?"
+            samples = [h["_source"] for h in b["samples"]["hits"]["hits"]["hits"]]
+            if samples:
+                self._split(where, service, b, samples)
+                continue
+            hit = b["example"]["hits"]["hits"][0]["_source"]
+            example = dict(hit)
+            example[schema.REQUEST_ID] = _first_value(b["request"], schema.REQUEST_ID)
+            example[schema.INSTANCE_UUID] = _first_value(b["instance"], schema.INSTANCE_UUID)
+            hosts = {h["key"]: h["doc_count"] for h in b["hosts"]["buckets"]}
+            self.tally.add_signature(where, service, signature(hit), b["doc_count"], _bound(b["first"]),
+                                     _bound(b["last"]), hosts, example)
+
+    def _split(self, where: str, service: str, b: dict, samples: list[dict]) -> None:
+        """A bucket's events by signature: exact when all of them came back, else in the
+        proportions of the sample (the largest share takes the rounding)."""
+        groups: dict[str, list[dict]] = {}
+        for hit in samples:
+            groups.setdefault(signature(hit), []).append(hit)
+        total, seen = b["doc_count"], len(samples)
+        shares = {sig: len(hits) if seen == total else round(len(hits) * total / seen) for sig, hits in groups.items()}
+        largest = max(groups, key=lambda sig: len(groups[sig]))
+        shares[largest] += total - sum(shares.values())
+        for sig, hits in groups.items():
+            hosts: dict = {}
+            for hit in hits:
+                host = hit.get(schema.HOST_NAME) or "?"
+                hosts[host] = hosts.get(host, 0) + 1
+            example = dict(hits[0])
+            for name in (schema.REQUEST_ID, schema.INSTANCE_UUID):
+                example[name] = next((h[name] for h in hits if h.get(name)), None)
+            stamps = [h[schema.TIMESTAMP] for h in hits if h.get(schema.TIMESTAMP)]
+            first, last = (min(stamps), max(stamps)) if stamps else (None, None)
+            if seen < total and sig == largest:
+                first, last = _bound(b["first"]) or first, _bound(b["last"]) or last
+            self.tally.add_signature(where, service, sig, shares[sig], first, last, hosts, example)
+
+    def _keystone(self, whole: dict) -> None:
+        """Keystone-tagged rule matches (in keystone, or at WARNING and above elsewhere) and
+        keystone's own 401s, per hour: the same events the local Observer counts."""
+        where_counted = {"bool": {"should": [{"prefix": {schema.SERVICE_NAME: "keystone"}},
+                                             {"terms": {schema.LOG_LEVEL: list(COUNTED_LEVELS)}}],
+                                  "minimum_should_match": 1}}
+        filters = {rule.id: {"bool": {"filter": [compile_query(base_condition(rule)), where_counted]}}
+                   for rule in keystone_rules(self.rules)}
+        filters[HTTP_401] = {"bool": {"filter": [{"prefix": {schema.SERVICE_NAME: "keystone"}},
+                                                 {"term": {schema.HTTP_STATUS: 401}}]}}
+        body = {"query": whole, "aggs": {"kinds": {"filters": {"filters": filters}, "aggs": {"hours": {
+            "date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h", "min_doc_count": 1}}}}}}
+        kinds = self._search(**body)["aggregations"]["kinds"]["buckets"]
+        for kind, bucket_ in kinds.items():
+            for h in bucket_["hours"]["buckets"]:
+                stamp = _stamp(h["key"])
+                self.tally.keystone[(self.period.where(stamp), bucket(stamp, HOUR), kind)] += h["doc_count"]
+
+    def spike_example(self, spikes: list[dict]) -> dict:
+        """Request ids of one event behind each spike, in one msearch."""
+        if not spikes:
+            return {}
+        searches = []
+        for s in spikes:
+            levels = ["WARNING"] if s["level"] == "warning" else list(ERROR_LEVELS)
+            start = s["hour"].replace("Z", ":00.000Z")
+            filters = [{"range": {schema.TIMESTAMP: {"gte": start, "lt": start + "||+1h"}}},
+                       {"terms": {schema.LOG_LEVEL: levels}}, {"exists": {"field": schema.REQUEST_ID}}]
+            for name, value in ((schema.SERVICE_NAME, s["service"]), (schema.HOST_NAME, s["host"])):
+                filters.append({"term": {name: value}} if value != "?" else
+                               {"bool": {"must_not": {"exists": {"field": name}}}})
+            searches += [{"index": self.index, "ignore_unavailable": True, "allow_no_indices": True},
+                         {"query": {"bool": {"filter": filters}}, "size": 1, "_source": [schema.REQUEST_ID],
+                          "sort": [{schema.TIMESTAMP: "asc"}]}]
+        self.source.round_trips += 1
+        responses = self.client.msearch(searches=searches)["responses"]
+        found = {}
+        for s, response in zip(spikes, responses):
+            hits = response.get("hits", {}).get("hits", [])
+            if hits:
+                found[(s["service"], s["host"], s["level"], s["hour"])] = hits[0]["_source"].get(schema.REQUEST_ID)
+        return found
+
+
+def _bound(agg: dict) -> str | None:
+    return _stamp(agg["value"]) if agg.get("value") is not None else None
+
+
+def _first_value(agg: dict, field: str):
+    hits = agg["hit"]["hits"]["hits"]
+    return hits[0]["_source"].get(field) if hits else None
