@@ -311,3 +311,23 @@ def test_elasticsearch_report_counts_on_the_server(uforia_indexed):
     assert client.documents <= collector.hits + errorish + 3 * len(tally.signatures)
     assert tally.period_events == 25815 and client.documents < tally.events / 4
     assert remote.round_trips <= 12 + len(load_rules()) * 2
+
+
+def test_files_shared_over_two_processes_give_the_same_tables(monkeypatch):
+    from osloganalyze.report import local
+    from osloganalyze.rules.model import load_rules
+
+    rules = load_rules()
+    period = Period.between(*(analyze.pd.Timestamp(t).to_pydatetime() for t in ("2014-04-21", "2014-04-23")),
+                            analyze.timedelta(days=7))
+    one, one_found, one_stats = local.collect([UFORIA], period, rules, workers=1)
+    monkeypatch.setattr(local, "PARALLEL_BYTES", 0)
+    seen = []
+    two, two_found, two_stats = local.collect([UFORIA], period, rules, workers=2, progress=seen.append)
+    assert (two.levels, two.days, two.requests, two.keystone) == (one.levels, one.days, one.requests, one.keystone)
+    assert {k: (s.count, s.first, s.last) for k, s in two.signatures.items()} == \
+        {k: (s.count, s.first, s.last) for k, s in one.signatures.items()}
+    assert two.period_events == one.period_events == 25815 and two_stats.files == one_stats.files
+    key = lambda f: (f["rule"], f["signature"], f["count"], f["escalated"], f["first_seen"], f["last_seen"])  # noqa: E731
+    assert sorted(map(key, two_found.findings())) == sorted(map(key, one_found.findings()))
+    assert seen and seen[-1] == two.period_events  # progress counted the period's events of both workers

@@ -75,6 +75,15 @@ def es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file):
         raise Failure(str(exc)) from None
 
 
+def es_configured(config_file) -> bool:
+    """An Elasticsearch URL from the environment or the config file (errors surface on connect)."""
+    from ..es.connection import EsError, resolve
+    try:
+        return bool(resolve((), None, None, None, None, config_file).urls)
+    except EsError:
+        return True
+
+
 @contextlib.contextmanager
 def es_errors(settings):
     """Turn any Elasticsearch failure inside the block into one secret-free line (exit 2)."""

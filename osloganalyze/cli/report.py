@@ -14,7 +14,7 @@ import click
 
 from ..parse.timestamps import event_time
 from ..rules.model import parse_duration
-from .common import Failure, Progress, es_client, es_errors, es_options, loaded_rules, rules_option
+from .common import Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, rules_option
 
 
 def _moment(text: str, option: str, now: datetime) -> datetime:
@@ -96,7 +96,7 @@ def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, conf
         raise Failure("--smtp-user needs the password in the environment variable OSLA_SMTP_PASSWORD")
     if paths and es_urls:
         raise Failure("give either PATHs or --es, not both")
-    if not paths and not es_urls and not os.environ.get("OSLA_ES_URL"):
+    if not paths and not es_urls and not es_configured(config_file):
         raise Failure("give log PATHs, or --es URL for Elasticsearch")
     period = _period(since, until, baseline)
     rules = loaded_rules(rules_dirs)

@@ -14,7 +14,7 @@ import click
 from ..parse.timestamps import event_stamp, event_time
 from ..query import EventQuery
 from ..rules.model import SEVERITIES, SEVERITY_RANK, parse_duration
-from .common import Failure, Progress, es_client, es_errors, es_options, loaded_rules, rules_option
+from .common import Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, rules_option
 
 
 def time_bound(text: str | None, option: str, now: datetime | None = None) -> str | None:
@@ -83,7 +83,7 @@ def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config
             raise Failure(str(exc)) from None
     query = EventQuery(since=time_bound(since, "--since"), until=time_bound(until, "--until"),
                        services=tuple(services), hosts=tuple(hosts))
-    use_es = not paths and (es_urls or _es_configured(config_file))
+    use_es = not paths and (es_urls or es_configured(config_file))
     if not paths and not use_es:
         raise Failure("give log PATHs, or --es URL to scan Elasticsearch")
     if paths and es_urls:
@@ -114,15 +114,6 @@ def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config
             click.echo(f"osla: error: {error}", err=True)
         sys.exit(2)
     sys.exit(1 if findings else 0)
-
-
-def _es_configured(config_file) -> bool:
-    """An Elasticsearch URL from the environment or the config file (errors surface on connect)."""
-    from ..es.connection import EsError, resolve
-    try:
-        return bool(resolve((), None, None, None, None, config_file).urls)
-    except EsError:
-        return True
 
 
 def _scan_local(rules, query, paths, tz, year, progress):

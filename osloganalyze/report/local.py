@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from ..parse import Stats, parse_file, parse_range
-from ..query import EventQuery
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
@@ -45,8 +44,9 @@ def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Col
     stats = Stats()
     tally = Tally(period)
     observer = Observer(tally, _keystone_matcher(rules))
+    # the observer passes on only the period's events: no query to test them against again
     collector = LocalEngine(rules).scan(observer.observe(_events(logfiles, period, tz, year, stats)),
-                                        EventQuery(since=period.start, until=period.end), progress=progress)
+                                        progress=progress)
     collector.events = tally.events
     return tally, collector, stats
 
@@ -68,13 +68,40 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
         loads[least] += sizes[logfile]
     shares = [share for share in shares if share]
     tally, collector, stats = Tally(period), Collector(), Stats()
-    with ProcessPoolExecutor(len(shares), mp_context=mp.get_context("fork")) as pool:
-        for part, found, read in pool.map(_share, shares, [period] * len(shares), [rules] * len(shares),
-                                          [tz] * len(shares), [year] * len(shares)):
+    context = mp.get_context("fork")
+    counters = [context.Value("q", 0, lock=False) for _ in shares]  # events seen, one per worker
+    with ProcessPoolExecutor(len(shares), mp_context=context, initializer=_set_counters,
+                             initargs=(counters,)) as pool:
+        futures = [pool.submit(_counted_share, index, share, period, rules, tz, year)
+                   for index, share in enumerate(shares)]
+        pending = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            if progress is not None:
+                progress(sum(counter.value for counter in counters))
+        for future in futures:
+            part, found, read = future.result()
             tally.merge(part)
             collector.merge(found)
             stats.merge(read)
     return tally, collector, stats
+
+
+_COUNTERS: list = []
+
+
+def _set_counters(counters) -> None:
+    _COUNTERS[:] = counters
+
+
+def _counted_share(index, logfiles, period, rules, tz, year):
+    counter = _COUNTERS[index]
+
+    def progress(seen: int) -> None:
+        counter.value = seen
+    result = _share(logfiles, period, rules, tz, year, progress)
+    counter.value = result[0].period_events
+    return result
 
 
 def _size(path: str) -> int:

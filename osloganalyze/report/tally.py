@@ -2,6 +2,7 @@
 Elasticsearch aggregations: both sources fill the same :class:`Tally`."""
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ def level_class(level: str) -> str:
     return "warning" if level == "WARNING" else "error"
 
 
+@functools.lru_cache(maxsize=65536)
 def endpoint(method: str | None, url: str | None) -> str:
     """'GET /v2.1/servers/<id>' for an access line (ids masked, query string dropped)."""
     return f"{method or '?'} {mask_url(url or '')}"

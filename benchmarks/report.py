@@ -1,0 +1,126 @@
+"""Benchmark `osla report` on a local node: ≥5M events in the 24 h report period, and baseline
+days before it, built from real corpus logs; wall time and peak RSS of the whole command.
+
+The tree: H hosts, each with every uncompressed log file of the uforia (Havana cloud) and
+os-log-merger (Juno, two nodes) corpus folders. Each file's own time span is stretched onto the
+day it stands for, keeping the order and the relative spacing of its records (lines of one
+record keep one stamp). The period's files are the live logs (`nova-api.log`); each baseline day
+is a daily rotation (`nova-api.log.1` ... `.N`), as logrotate leaves them. Cached in
+~/.cache/osla/bench-report (or /var/tmp/osla as root), outside the repository.
+
+    .venv/bin/python benchmarks/report.py [--events 5000000] [--baseline-days 7] [--baseline-share 1.0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import es_node  # noqa: E402 - scripts/es_node.py
+
+CORPUS = Path(os.environ.get("OSLA_CORPUS", ROOT.parent / "shared" / "corpus"))
+SOURCES = ("os-log-merger-live-migration/*/var/log/*/*.log", "uforia-OpenStackForensics/var/log/*/*.log")
+DAY = datetime(2024, 5, 8, tzinfo=timezone.utc)  # the report period: 2024-05-08 00:00 to 2024-05-09 00:00
+_STAMP = re.compile(rb"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(\.\d+)?", re.M)
+
+
+def _retimed(data: bytes, day: datetime) -> bytes:
+    """The file's records spread over ``day`` in their original order and spacing."""
+    stamps = [datetime.strptime(m.group(1).decode(), "%Y-%m-%d %H:%M:%S") for m in _STAMP.finditer(data)]
+    if not stamps:
+        return data
+    first, last = min(stamps), max(stamps)
+    span = max((last - first).total_seconds(), 1.0)
+    scale = 86399.0 / span
+    cache: dict[bytes, bytes] = {}
+
+    def shifted(m):
+        key = m.group(0)
+        if key not in cache:
+            seconds = (datetime.strptime(m.group(1).decode(), "%Y-%m-%d %H:%M:%S") - first).total_seconds()
+            moment = day.replace(tzinfo=None) + timedelta(seconds=max(0.0, seconds) * scale)
+            millis = (m.group(2) or b".000")[:4].ljust(4, b"0")
+            cache[key] = moment.strftime("%Y-%m-%d %H:%M:%S").encode() + millis
+        return cache[key]
+    return _STAMP.sub(shifted, data)
+
+
+def _events_per_host(files: list[Path]) -> int:
+    """Events osla reads from one host's copy of the files (tracebacks are one event each)."""
+    sys.path.insert(0, str(ROOT))
+    from osloganalyze.parse import parse_paths
+    return sum(1 for _ in parse_paths([str(p) for p in files]))
+
+
+def build_tree(events: int, baseline_days: int, baseline_share: float) -> tuple[Path, int, int, int]:
+    files = [p for pattern in SOURCES for p in sorted(CORPUS.glob(pattern))]
+    per_host = _events_per_host(files)
+    hosts = -(-events // per_host)
+    baseline_hosts = max(1, round(hosts * baseline_share)) if baseline_days else 0
+    cache = es_node.CACHE / "bench-report"
+    stamp = cache / f".complete-{hosts}-{baseline_days}-{baseline_hosts}-{per_host}"
+    if not stamp.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        days = [(0, DAY)] + [(k, DAY - timedelta(days=k)) for k in range(1, baseline_days + 1)]
+        for path in files:
+            relative = path.relative_to(CORPUS).parts
+            cut = relative.index("var")
+            source = "-".join(relative[:cut])
+            for rotation, day in days:
+                data = _retimed(path.read_bytes(), day)
+                name = relative[-1] + (f".{rotation}" if rotation else "")
+                for host in range(hosts if rotation == 0 else baseline_hosts):
+                    out = cache / f"node{host:03d}-{source}" / Path(*relative[cut:-1]) / name
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(data)
+                    end = (day + timedelta(days=1)).timestamp()
+                    os.utime(out, (end, end))
+            print(f"\rbuilding the tree: {path.name:<40}", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        stamp.touch()
+    size = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+    return cache, size, hosts, baseline_hosts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=5_000_000, help="events in the report period")
+    parser.add_argument("--baseline-days", type=int, default=7)
+    parser.add_argument("--baseline-share", type=float, default=1.0,
+                        help="baseline hosts as a share of the period's (1.0: every day as busy)")
+    args = parser.parse_args()
+    tree, size, hosts, baseline_hosts = build_tree(args.events, args.baseline_days, args.baseline_share)
+    osla = str(ROOT / ".venv" / "bin" / "osla")
+    command = [osla, "report", str(tree), "--since", DAY.strftime("%Y-%m-%d"),
+               "--until", (DAY + timedelta(days=1)).strftime("%Y-%m-%d"), "--baseline", f"{args.baseline_days}d",
+               "--json"]
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest process (a worker or the main)
+    if result.returncode not in (0, 1):
+        print(result.stderr, file=sys.stderr)
+        return 2
+    report = json.loads(result.stdout)
+    period = report["totals"]["events"]
+    print(f"tree: {size / 2**30:.2f} GiB, {hosts} hosts in the period, {baseline_hosts} on each of "
+          f"{args.baseline_days} baseline days ({tree})")
+    print(f"report: {period:,} events in the 24 h period, {report['totals']['errors']:,} errors, "
+          f"{report['totals']['requests']:,} requests; {len(report['new_signatures'])} new signatures, "
+          f"{len(report['spikes'])} spikes, {len(report['findings'])} findings")
+    print(f"wall time: {wall:.1f} s ({period / wall:,.0f} period events/s); peak RSS of one process: {peak:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
