@@ -26,14 +26,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(certs: dict | None = None, login: tuple[str, str] | None = None):
-    """Yields (port, handler). With ``certs`` the server requires STARTTLS, with ``login`` AUTH."""
+def smtp_server(certs: dict | None = None, login: tuple[str, str] | None = None, implicit_tls: bool = False):
+    """Yields (port, handler). With ``certs`` the server requires STARTTLS (or, with
+    ``implicit_tls``, speaks TLS from the first byte, SMTPS); with ``login`` AUTH."""
     handler = _Keep()
     options = {}
     if certs:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(certs["cert"], certs["key"])
-        options.update(tls_context=context, require_starttls=True)
+        if implicit_tls:
+            options.update(ssl_context=context)
+        else:
+            options.update(tls_context=context, require_starttls=True)
     if login:
         def check(server, session, envelope, mechanism, data):
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login

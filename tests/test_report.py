@@ -212,6 +212,20 @@ def test_starttls_and_login_with_the_password_from_the_environment(tmp_path, tmp
         assert "NEW ERROR SIGNATURES" in good.stdout  # --text prints as well as mailing
 
 
+def test_smtps_with_a_verified_certificate(tmp_path, tmp_path_factory):
+    from esnode import make_certs
+
+    certs = make_certs(tmp_path_factory.mktemp("smtps-certs"))
+    tree = _tree(tmp_path)
+    with smtp_server(certs, implicit_tls=True) as (port, server):
+        args = ["report", tree, *MAY_2, "--email", "ops@example.org", "--smtp", f"127.0.0.1:{port}", "--ssl"]
+        untrusted = osla(*args)  # the test CA is not in the system's store
+        assert untrusted.exit_code == 2 and f"TLS with 127.0.0.1:{port} failed" in untrusted.stderr
+        trusted = osla(*args, "--smtp-ca", certs["ca"])
+        assert trusted.exit_code == 1, trusted.output
+    assert len(server.messages) == 1
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     tree = _tree(tmp_path)
     cases = [
