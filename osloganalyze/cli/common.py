@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import click
 
@@ -43,6 +44,24 @@ class Progress:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
+
+
+def moment(text: str, option: str, now: datetime) -> datetime:
+    """A --since/--until value: a duration before ``now`` ('24h', '7d') or a date/time, read as
+    UTC when it has no offset ('2014-04-16', '2014-04-16T21:17', a full ISO time)."""
+    from ..parse.timestamps import event_time
+    from ..rules.model import parse_duration
+
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        found = event_time(text)
+    except ValueError:
+        raise Failure(f"{option} takes a duration (30m, 24h, 7d) or a date/time (2024-05-01T12:00), "
+                      f"not {text!r}") from None
+    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
 
 
 def es_options(command):

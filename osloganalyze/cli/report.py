@@ -12,29 +12,17 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from ..parse.timestamps import event_time
 from ..rules.model import parse_duration
-from .common import Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, rules_option
-
-
-def _moment(text: str, option: str, now: datetime) -> datetime:
-    try:
-        return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        moment = event_time(text)
-    except ValueError:
-        raise Failure(f"{option} takes a duration (24h, 7d) or a date/time (2024-05-01T06:00), not {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+from .common import (Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, moment,
+                     rules_option)
 
 
 def _period(since: str, until: str | None, baseline: str):
     from ..report.period import Period
 
     now = datetime.now(timezone.utc)
-    end = _moment(until, "--until", now) if until else now
-    start = _moment(since, "--since", end)  # a duration counts back from --until
+    end = moment(until, "--until", now) if until else now
+    start = moment(since, "--since", end)  # a duration counts back from --until
     try:
         length = timedelta(seconds=parse_duration(baseline))
     except ValueError:
@@ -103,27 +91,23 @@ def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, conf
     progress = Progress("reading")
     try:
         if paths:
+            from ..report.local import spike_examples
             tally, collector, stats = _local(list(paths), period, rules, tz, year, progress)
-            examples = {(s, h, c, hour[:13] + ":00Z"): rid for (s, h, c, hour), rid in tally.level_examples.items()}
-            spike_example = lambda row: examples.get((row["service"], row["host"], row["level"], row["hour"]))  # noqa: E731
-            findings = collector.findings()
-            links, source = Links(paths=list(paths), kibana=kibana_url), ", ".join(paths)
+            links = Links(paths=list(paths), kibana=kibana_url)
+            report = building.build(tally, collector.findings(), rules, links, cloud, ", ".join(paths),
+                                    lambda spikes: spike_examples(tally, spikes))
         else:
             client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
             from ..report.remote import RemoteTally
             remote = RemoteTally(client, prefix, period, rules)
-            with es_errors(settings):
-                tally, collector = remote.collect()
-                findings = collector.findings()
-                from ..report import analyze
-                found = remote.spike_example(analyze.spikes(tally))
-            spike_example = lambda row: found.get((row["service"], row["host"], row["level"], row["hour"]))  # noqa: E731
             stats = None
             links = Links(es=settings.urls[0] if settings.urls else None, prefix=prefix, kibana=kibana_url)
-            source = f"Elasticsearch {prefix}-*"
+            with es_errors(settings):
+                tally, collector = remote.collect()
+                report = building.build(tally, collector.findings(), rules, links, cloud,
+                                        f"Elasticsearch {prefix}-*", remote.spike_examples)
     finally:
         progress.done()
-    report = building.build(tally, findings, rules, links, cloud, source, spike_example)
     report["elapsed_s"] = round(progress.elapsed, 2)
     _outputs(report, html_file, as_text, as_json, recipients, smtp, security or "none", smtp_user, password,
              smtp_ca, sender)

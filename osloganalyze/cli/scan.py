@@ -7,32 +7,22 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import click
 
-from ..parse.timestamps import event_stamp, event_time
+from ..parse.timestamps import event_stamp
 from ..query import EventQuery
-from ..rules.model import SEVERITIES, SEVERITY_RANK, parse_duration
-from .common import Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, rules_option
+from ..rules.model import SEVERITIES, SEVERITY_RANK
+from .common import (Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, moment,
+                     rules_option)
 
 
 def time_bound(text: str | None, option: str, now: datetime | None = None) -> str | None:
     """'24h' (before now), '2014-04-16', '2014-04-16T21:17' or a full ISO time -> event timestamp text."""
     if text is None:
         return None
-    now = now or datetime.now(timezone.utc)
-    try:
-        moment = now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        try:
-            moment = event_time(text)
-        except ValueError:
-            raise Failure(f"{option} takes a duration (30m, 24h, 7d) or a date/time (2024-05-01T12:00), "
-                          f"not {text!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    return event_stamp(moment)
+    return event_stamp(moment(text, option, now or datetime.now(timezone.utc)))
 
 
 @click.command("scan")

@@ -29,6 +29,15 @@ def _frame(rows, columns) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=columns)
 
 
+def spike_key(row: dict) -> tuple:
+    return row["service"], row["host"], row["level"], row["hour"]
+
+
+def spike_hour(row: dict) -> str:
+    """A spike's hour ('2014-04-17T10:00Z') as the event stamp its bucket starts at."""
+    return row["hour"].replace("Z", ":00.000Z")
+
+
 def spikes(tally: Tally) -> list[dict]:
     """Error and warning counts per service, host and hour of the period against the same
     hour of each baseline day that has logs."""

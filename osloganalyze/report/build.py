@@ -9,7 +9,7 @@ from urllib.parse import quote
 from .. import schema
 from ..parse.timestamps import event_stamp, event_time
 from . import analyze
-from .tally import Tally
+from .tally import Tally, keystone_rules
 
 SECTIONS = ("new_signatures", "spikes", "http_errors", "keystone", "tracebacks", "findings")
 
@@ -67,11 +67,12 @@ def _around(first: str | None, last: str | None, period) -> tuple[str, str]:
 
 
 def build(tally: Tally, findings: list[dict], rules, links: Links, cloud: str, source: str,
-          spike_example=None) -> dict:
-    """The report. ``spike_example(spike)`` gives a request id of an error behind a spike."""
+          spike_examples=None) -> dict:
+    """The report. ``spike_examples(spikes)`` gives, by :func:`analyze.spike_key`, a request id
+    of an event behind each spike."""
     period = tally.period
     titles = {rule.id: rule.title for rule in rules}
-    keystone_ids = {rule.id for rule in rules if "keystone" in rule.tags}
+    keystone_ids = {rule.id for rule in keystone_rules(rules)}
     for finding in findings:
         finding["keystone"] = finding["rule"] in keystone_ids
         rid = (finding.get("request_ids") or [None])[0]
@@ -88,11 +89,12 @@ def build(tally: Tally, findings: list[dict], rules, links: Links, cloud: str, s
         row["kibana"] = links.discover(query or f'{schema.SERVICE_NAME}:"{row["service"]}"',
                                        *_around(row["first_seen"], row["last_seen"], period))
     spikes = analyze.spikes(tally)
+    examples = spike_examples(spikes) if spike_examples and spikes else {}
     for row in spikes:
-        rid = spike_example(row) if spike_example else None
+        rid = examples.get(analyze.spike_key(row))
         row["request_id"] = rid
         row["triage"] = links.triage(rid)
-        hour = event_time(row["hour"].replace("Z", ":00.000Z"))
+        hour = event_time(analyze.spike_hour(row))
         row["kibana"] = links.discover(_kql(service=row["service"], host=row["host"]) + (
             f" and {schema.LOG_LEVEL}:(ERROR or CRITICAL)" if row["level"] == "error" else
             f" and {schema.LOG_LEVEL}:WARNING"), event_stamp(hour), event_stamp(hour + timedelta(hours=1)))

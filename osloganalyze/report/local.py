@@ -11,16 +11,13 @@ from ..parse import Stats, parse_file, parse_range
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
-from ..sources.local import LogFile, discover
+from ..sources.local import LogFile, discover, file_size, share_by_size
 from ..triage.local import byte_span
+from . import analyze
 from .period import Period
-from .tally import Observer, Tally
+from .tally import Observer, Tally, keystone_rules
 
 PARALLEL_BYTES = 32 << 20  # below this, one process is quicker than starting two
-
-
-def keystone_rules(rules) -> list:
-    return [rule for rule in rules if "keystone" in rule.tags]
 
 
 def _keystone_matcher(rules):
@@ -28,6 +25,16 @@ def _keystone_matcher(rules):
     matcher = compile_matcher([base_condition(rule) for rule in tagged])
     ids = [rule.id for rule in tagged]
     return lambda event: [ids[i] for i in matcher(event)]
+
+
+def spike_examples(tally: Tally, spikes: list[dict]) -> dict:
+    """Request ids of one event behind each spike, as the observer kept them while counting."""
+    found = {}
+    for row in spikes:
+        rid = tally.level_examples.get((row["service"], row["host"], row["level"], analyze.spike_hour(row)))
+        if rid:
+            found[analyze.spike_key(row)] = rid
+    return found
 
 
 def _events(logfiles: list[LogFile], period: Period, tz: str, year: int | None, stats: Stats):
@@ -47,7 +54,6 @@ def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Col
     # the observer passes on only the period's events: no query to test them against again
     collector = LocalEngine(rules).scan(observer.observe(_events(logfiles, period, tz, year, stats)),
                                         progress=progress)
-    collector.events = tally.events
     return tally, collector, stats
 
 
@@ -55,18 +61,12 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
             progress=None, workers: int | None = None) -> tuple[Tally, Collector, Stats]:
     """Parse, tally and judge a tree (``SourceError`` for a path that is not there)."""
     logfiles = discover(paths)
-    sizes = {f: _size(f.path) for f in logfiles}
+    sizes = {f: file_size(f.path) for f in logfiles}
     workers = workers or min(os.cpu_count() or 1, 8)
     if workers < 2 or len(logfiles) < 2 or sum(sizes.values()) < PARALLEL_BYTES \
             or "fork" not in mp.get_all_start_methods():
         return _share(logfiles, period, rules, tz, year, progress)
-    shares: list[list[LogFile]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for logfile in sorted(logfiles, key=lambda f: -sizes[f]):  # biggest first, to the least loaded
-        least = loads.index(min(loads))
-        shares[least].append(logfile)
-        loads[least] += sizes[logfile]
-    shares = [share for share in shares if share]
+    shares = [share for share in share_by_size(logfiles, sizes, workers) if share]
     tally, collector, stats = Tally(period), Collector(), Stats()
     context = mp.get_context("fork")
     counters = [context.Value("q", 0, lock=False) for _ in shares]  # events seen, one per worker
@@ -103,9 +103,3 @@ def _counted_share(index, logfiles, period, rules, tz, year):
     counter.value = result[0].period_events
     return result
 
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

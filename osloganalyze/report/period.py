@@ -38,10 +38,6 @@ class Period:
     def baseline_days(self) -> float:
         return (event_time(self.start) - event_time(self.baseline_start)).total_seconds() / 86400
 
-    @property
-    def hours(self) -> float:
-        return (event_time(self.end) - event_time(self.start)).total_seconds() / HOUR
-
 
 def bucket(stamp: str, seconds: int) -> str:
     """The start of the ``seconds``-long bucket holding an event stamp, as a stamp

@@ -7,15 +7,19 @@ searches for the findings (matching events only).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from .. import schema
+from ..parse.timestamps import event_stamp
 from ..query import EventQuery
 from ..rules.engine import ElasticsearchEngine, base_condition
+from ..rules.findings import Collector
 from ..rules.signature import signature
 from ..rules.to_elasticsearch import compile_query
 from ..sources.elasticsearch import ElasticsearchSource
-from .local import keystone_rules
 from .period import HOUR, WINDOW, Period, bucket
-from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint
+from .analyze import spike_hour, spike_key
+from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint, keystone_rules
 
 PAGE = 1000
 SAMPLE = 100  # events brought back per signature bucket that may hold several signatures
@@ -29,9 +33,6 @@ def _range(since: str, until: str) -> dict:
 
 
 def _stamp(millis: int) -> str:
-    from datetime import datetime, timezone
-
-    from ..parse.timestamps import event_stamp
     return event_stamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
 
 
@@ -64,7 +65,7 @@ class RemoteTally:
             if not after or len(result["buckets"]) < PAGE:
                 return
 
-    def collect(self, progress=None) -> tuple[Tally, list]:
+    def collect(self) -> tuple[Tally, Collector]:
         period, tally = self.period, self.tally
         whole = _range(period.baseline_start, period.end)
         self._totals()
@@ -93,8 +94,6 @@ class RemoteTally:
                                     ("baseline", period.baseline_start, period.start)):
             self._signatures(where, _range(since, until))
         self._keystone(whole)
-        if progress is not None:
-            progress(self.round_trips)
         findings = ElasticsearchEngine(self.rules, self.source).scan(EventQuery(since=period.start, until=period.end))
         return tally, findings
 
@@ -195,14 +194,12 @@ class RemoteTally:
                 stamp = _stamp(h["key"])
                 self.tally.keystone[(self.period.where(stamp), bucket(stamp, HOUR), kind)] += h["doc_count"]
 
-    def spike_example(self, spikes: list[dict]) -> dict:
+    def spike_examples(self, spikes: list[dict]) -> dict:
         """Request ids of one event behind each spike, in one msearch."""
-        if not spikes:
-            return {}
         searches = []
         for s in spikes:
             levels = ["WARNING"] if s["level"] == "warning" else list(ERROR_LEVELS)
-            start = s["hour"].replace("Z", ":00.000Z")
+            start = spike_hour(s)
             filters = [{"range": {schema.TIMESTAMP: {"gte": start, "lt": start + "||+1h"}}},
                        {"terms": {schema.LOG_LEVEL: levels}}, {"exists": {"field": schema.REQUEST_ID}}]
             for name, value in ((schema.SERVICE_NAME, s["service"]), (schema.HOST_NAME, s["host"])):
@@ -217,7 +214,7 @@ class RemoteTally:
         for s, response in zip(spikes, responses):
             hits = response.get("hits", {}).get("hits", [])
             if hits:
-                found[(s["service"], s["host"], s["level"], s["hour"])] = hits[0]["_source"].get(schema.REQUEST_ID)
+                found[spike_key(s)] = hits[0]["_source"].get(schema.REQUEST_ID)
         return found
 
 

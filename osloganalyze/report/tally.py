@@ -13,7 +13,6 @@ from .period import HOUR, WINDOW, Period, bucket
 
 COUNTED_LEVELS = ("WARNING", "ERROR", "CRITICAL")  # counted per hour for spikes
 ERROR_LEVELS = ("ERROR", "CRITICAL")  # with any traceback: what has an error signature
-HOSTS_KEPT = 5
 EXAMPLE_CHARS = 300
 HTTP_401 = "http-401"  # the keystone section's kind for refused requests at keystone's own API
 
@@ -26,6 +25,11 @@ def level_class(level: str) -> str:
 def endpoint(method: str | None, url: str | None) -> str:
     """'GET /v2.1/servers/<id>' for an access line (ids masked, query string dropped)."""
     return f"{method or '?'} {mask_url(url or '')}"
+
+
+def keystone_rules(rules) -> list:
+    """The rules whose matches the Keystone section counts (tagged ``keystone``)."""
+    return [rule for rule in rules if "keystone" in rule.tags]
 
 
 def is_keystone(service: str | None) -> bool:
@@ -149,20 +153,22 @@ class Observer:
                 tally.days[stamp[:10]] += 1
             level = event.get(schema.LOG_LEVEL)
             service = event.get(schema.SERVICE_NAME) or "?"
-            if level in COUNTED_LEVELS:
-                host, hour = event.get(schema.HOST_NAME) or "?", bucket(stamp, HOUR)
+            host = event.get(schema.HOST_NAME) or "?"
+            counted = level in COUNTED_LEVELS
+            keystone = is_keystone(service)
+            hour = bucket(stamp, HOUR) if counted or keystone else None
+            if counted:
                 tally.levels[(service, host, level, hour)] += 1
                 if where == "period" and event.get(schema.REQUEST_ID):
                     tally.level_examples.setdefault((service, host, level_class(level), hour), event[schema.REQUEST_ID])
             if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
-                host = event.get(schema.HOST_NAME) or "?"
                 tally.add_signature(where, service, signature(event), 1, stamp, stamp, {host: 1}, event)
             status = event.get(schema.HTTP_STATUS)
-            if is_keystone(service) or level in COUNTED_LEVELS:
+            if keystone or counted:
                 for kind in self.keystone_match(event):
-                    tally.keystone[(where, bucket(stamp, HOUR), kind)] += 1
-                if status == 401 and is_keystone(service):
-                    tally.keystone[(where, bucket(stamp, HOUR), HTTP_401)] += 1
+                    tally.keystone[(where, hour, kind)] += 1
+                if status == 401 and keystone:
+                    tally.keystone[(where, hour, HTTP_401)] += 1
             if where == "period":
                 tally.period_events += 1
                 if status is not None:

@@ -37,8 +37,7 @@ class _Group:
         self.count += 1
         stamp = event.get(schema.TIMESTAMP)
         if stamp:
-            self.first_seen = stamp if self.first_seen is None or stamp < self.first_seen else self.first_seen
-            self.last_seen = stamp if self.last_seen is None or stamp > self.last_seen else self.last_seen
+            self._widen(stamp)
             if self.rule.threshold:
                 self.stamps.append(stamp)
         self.services[event.get(schema.SERVICE_NAME) or "?"] += 1
@@ -51,13 +50,18 @@ class _Group:
             self.example = example_of(event)
             self.frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
 
+    def _widen(self, stamp: str) -> None:
+        if self.first_seen is None or stamp < self.first_seen:
+            self.first_seen = stamp
+        if self.last_seen is None or stamp > self.last_seen:
+            self.last_seen = stamp
+
     def merge(self, other: "_Group") -> None:
         """Take in the same group as counted over other files (another process)."""
         self.count += other.count
         for stamp in (other.first_seen, other.last_seen):
             if stamp:
-                self.first_seen = stamp if self.first_seen is None or stamp < self.first_seen else self.first_seen
-                self.last_seen = stamp if self.last_seen is None or stamp > self.last_seen else self.last_seen
+                self._widen(stamp)
         self.stamps.extend(other.stamps)
         self.services.update(other.services)
         self.hosts.update(other.hosts)

@@ -107,6 +107,25 @@ def discover(paths: list[str], host: str | None = None) -> list[LogFile]:
     return result
 
 
+def file_size(path: str) -> int:
+    """Size in bytes, 0 for a file that cannot be stat'ed (it fails later, when read)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def share_by_size(logfiles: list[LogFile], sizes: dict, workers: int) -> list[list[LogFile]]:
+    """``workers`` lists of files with about equal bytes each (biggest first, to the least loaded)."""
+    shares: list[list[LogFile]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for logfile in sorted(logfiles, key=lambda f: -sizes[f]):
+        least = loads.index(min(loads))
+        shares[least].append(logfile)
+        loads[least] += sizes[logfile]
+    return shares
+
+
 def read_lines(handle: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, str]]:
     """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted.
 

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from .. import schema
 from ..parse import Stats, parse_file, parse_range
 from ..parse.timestamps import event_time, zone
-from ..sources.local import LogFile, discover
+from ..sources.local import LogFile, discover, file_size, share_by_size
 from .correlate import REQUEST_FIELDS, shift
 
 CHUNK = 8 << 20
@@ -137,15 +137,10 @@ PARALLEL_BYTES = 64 << 20  # below this, one process searches faster than two st
 def search_all(logfiles: list[LogFile], needle: bytes) -> dict[LogFile, list[tuple[int, bytes]]]:
     """:func:`search` over many files, split over the machine's cores when there is much to read."""
     workers = min(os.cpu_count() or 1, 8)
-    sizes = {f: _size(f.path) for f in logfiles}
+    sizes = {f: file_size(f.path) for f in logfiles}
     if workers < 2 or sum(sizes.values()) < PARALLEL_BYTES or "fork" not in mp.get_all_start_methods():
         return {f: search(f, needle, _ENDS) for f in logfiles}
-    shares: list[list[LogFile]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for logfile in sorted(logfiles, key=lambda f: -sizes[f]):  # biggest first, to the least loaded worker
-        least = loads.index(min(loads))
-        shares[least].append(logfile)
-        loads[least] += sizes[logfile]
+    shares = share_by_size(logfiles, sizes, workers)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
         found: dict[str, list] = {}
         for hits, ends in pool.map(_search_share, shares, [needle] * workers):
@@ -157,13 +152,6 @@ def search_all(logfiles: list[LogFile], needle: bytes) -> dict[LogFile, list[tup
 def _search_share(logfiles: list[LogFile], needle: bytes) -> tuple[dict, dict]:
     ends: dict = {}
     return {f.path: hits for f in logfiles if (hits := search(f, needle, ends))}, ends
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def _line_time(line: bytes) -> str | None:
@@ -392,7 +380,7 @@ def _file_range(path: str) -> tuple[str | None, str | None]:
 def _outside(path: str, since: str, until: str) -> bool:
     """Whether the file's known first/last timestamps put it wholly outside [since, until]
     (known from the search pass; no file is opened here)."""
-    ends = _ENDS.get((path, _size(path)))
+    ends = _ENDS.get((path, file_size(path)))
     return bool(ends and ends[0] and ends[1] and (ends[1] < since or ends[0] > until))
 
 
