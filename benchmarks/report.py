@@ -1,5 +1,7 @@
-"""Benchmark `osla report` on a local node: ≥5M events in the 24 h report period, and baseline
-days before it, built from real corpus logs; wall time and peak RSS of the whole command.
+"""Benchmark `osla report` over ≥5M events in the 24 h report period, and baseline days before
+it, built from real corpus logs: on the local Elasticsearch node (`--source es`: the tree is
+ingested once with `osla ingest`, the index kept for later runs) and on the log tree itself
+(`--source local`); wall time and peak RSS of the whole command.
 
 The tree: H hosts, each with every uncompressed log file of the uforia (Havana cloud) and
 os-log-merger (Juno, two nodes) corpus folders. Each file's own time span is stretched onto the
@@ -8,7 +10,8 @@ record keep one stamp). The period's files are the live logs (`nova-api.log`); e
 is a daily rotation (`nova-api.log.1` ... `.N`), as logrotate leaves them. Cached in
 ~/.cache/osla/bench-report (or /var/tmp/osla as root), outside the repository.
 
-    .venv/bin/python benchmarks/report.py [--events 5000000] [--baseline-days 7] [--baseline-share 1.0]
+    .venv/bin/python benchmarks/report.py [--source es|local|both] [--events 5000000] [--baseline-days 7]
+        [--baseline-share 1.0] [--heap 4g]
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -89,36 +91,92 @@ def build_tree(events: int, baseline_days: int, baseline_share: float) -> tuple[
         print(file=sys.stderr)
         stamp.touch()
     size = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
-    return cache, size, hosts, baseline_hosts
+    return cache, size, hosts, baseline_hosts, stamp.name[len(".complete-"):]
+
+
+_PROBE = [sys.executable, "-c",  # runs a command; prints the peak RSS (KiB) of its largest process last
+          "import resource,subprocess,sys;p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+          "sys.stdout.write(p.stdout);sys.stderr.write(p.stderr);"
+          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);sys.exit(p.returncode)"]
+
+
+def _timed(command: list[str]) -> tuple[float, dict, float]:
+    """(wall seconds, the --json output, peak RSS MiB of the command's largest process)."""
+    start = time.monotonic()
+    result = subprocess.run(_PROBE + command, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    *out, rss = result.stdout.rstrip("\n").split("\n")
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command[:3])} failed:\n{result.stderr}")
+    return wall, json.loads("\n".join(out)), int(rss) / 1024
+
+
+def _peak_rss(pid: int) -> float:
+    """Peak RSS (MiB) of a running process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _elasticsearch(tree: Path, stamp: str, heap: str) -> tuple[es_node.Node, str]:
+    """The benchmark's node, holding the tree in '<PREFIX>-*' (ingested on the first run only)."""
+    es_node.HEAP = heap
+    node = es_node.Node(es_node.CACHE / "nodes" / "bench-report")
+    url = node.start()
+    ingested = node.root / f".ingested-{stamp}"
+    if not ingested.exists():
+        from elasticsearch import Elasticsearch
+        Elasticsearch(url).options(ignore_status=404).indices.delete(index=f"{PREFIX}-*")
+        print("ingesting the tree into the benchmark's node (once) ...", file=sys.stderr, flush=True)
+        wall, summary, _ = _timed([OSLA, "ingest", str(tree), "--es", url, "--prefix", PREFIX, "--json"])
+        if summary["rejected"] or summary["errors"]:
+            raise SystemExit(f"ingest incomplete: {summary['rejected']} rejected, {summary['errors'][:3]}")
+        print(f"ingest: {summary['indexed']:,} events in {wall:.0f} s ({summary['indexed'] / wall:,.0f} events/s)")
+        ingested.touch()
+    return node, url
+
+
+def _summary(name: str, wall: float, report: dict, peak: float, extra: str = "") -> None:
+    period = report["totals"]["events"]
+    print(f"{name}: {period:,} events in the 24 h period, {report['totals']['errors']:,} errors, "
+          f"{report['totals']['requests']:,} requests; {len(report['new_signatures'])} new signatures, "
+          f"{len(report['spikes'])} spikes, {len(report['findings'])} findings")
+    print(f"  wall time: {wall:.1f} s ({period / wall:,.0f} period events/s); "
+          f"peak RSS of osla's largest process: {peak:.0f} MiB{extra}")
+
+
+PREFIX = "benchreport"
+OSLA = str(ROOT / ".venv" / "bin" / "osla")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", choices=("es", "local", "both"), default="both")
     parser.add_argument("--events", type=int, default=5_000_000, help="events in the report period")
     parser.add_argument("--baseline-days", type=int, default=7)
     parser.add_argument("--baseline-share", type=float, default=1.0,
                         help="baseline hosts as a share of the period's (1.0: every day as busy)")
+    parser.add_argument("--heap", default="4g", help="the Elasticsearch node's heap (default 4g)")
+    parser.add_argument("--keep-node", action="store_true", help="leave the node running afterwards")
     args = parser.parse_args()
-    tree, size, hosts, baseline_hosts = build_tree(args.events, args.baseline_days, args.baseline_share)
-    osla = str(ROOT / ".venv" / "bin" / "osla")
-    command = [osla, "report", str(tree), "--since", DAY.strftime("%Y-%m-%d"),
-               "--until", (DAY + timedelta(days=1)).strftime("%Y-%m-%d"), "--baseline", f"{args.baseline_days}d",
-               "--json"]
-    start = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.monotonic() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest process (a worker or the main)
-    if result.returncode not in (0, 1):
-        print(result.stderr, file=sys.stderr)
-        return 2
-    report = json.loads(result.stdout)
-    period = report["totals"]["events"]
+    tree, size, hosts, baseline_hosts, stamp = build_tree(args.events, args.baseline_days, args.baseline_share)
     print(f"tree: {size / 2**30:.2f} GiB, {hosts} hosts in the period, {baseline_hosts} on each of "
           f"{args.baseline_days} baseline days ({tree})")
-    print(f"report: {period:,} events in the 24 h period, {report['totals']['errors']:,} errors, "
-          f"{report['totals']['requests']:,} requests; {len(report['new_signatures'])} new signatures, "
-          f"{len(report['spikes'])} spikes, {len(report['findings'])} findings")
-    print(f"wall time: {wall:.1f} s ({period / wall:,.0f} period events/s); peak RSS of one process: {peak:.0f} MiB")
+    window = ["--since", DAY.strftime("%Y-%m-%d"), "--until", (DAY + timedelta(days=1)).strftime("%Y-%m-%d"),
+              "--baseline", f"{args.baseline_days}d", "--json"]
+    if args.source in ("es", "both"):
+        node, url = _elasticsearch(tree, stamp, args.heap)
+        try:
+            wall, report, peak = _timed([OSLA, "report", "--es", url, "--prefix", PREFIX] + window)
+            _summary(f"report from Elasticsearch {node.version} (heap {args.heap}, same 2 cores)", wall, report,
+                     peak, f"; the node's peak RSS {_peak_rss(node.state()['pid']):,.0f} MiB")
+        finally:
+            if not args.keep_node:
+                node.stop()
+    if args.source in ("local", "both"):
+        wall, report, peak = _timed([OSLA, "report", str(tree)] + window)
+        _summary("report from the log tree (no server)", wall, report, peak)
     return 0
 
 

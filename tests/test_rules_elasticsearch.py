@@ -10,6 +10,7 @@ from osloganalyze.rules.conditions import parse_match
 from osloganalyze.rules.engine import ElasticsearchEngine, LocalEngine, effective_condition
 from osloganalyze.rules.examples import example_events
 from osloganalyze.rules.model import load_rules
+from osloganalyze.rules.signature import SIGNATURE_LIMIT
 from osloganalyze.rules.to_elasticsearch import compile_query
 from osloganalyze.rules.to_python import compile_predicate
 from osloganalyze.sources.elasticsearch import ElasticsearchSource
@@ -35,6 +36,10 @@ def _edge_events() -> list[dict]:
         {S.ERROR_TYPE: "oslo_messaging.exceptions.MessagingTimeout", S.ERROR_MESSAGE: "x" * 9000},
         {S.MESSAGE: 'quote " hash # at @ amp & lt < tilde ~ star * question ?'},
         {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova"},
+        # counted by the server only when the message is whole in its keyword and no error type is set
+        {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.MESSAGE: "Unhandled\n" + "z" * (S.TEXT_KEYWORD_LIMIT + 9)},
+        {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.MESSAGE: "Unhandled\n" + "z" * 10},
+        {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.ERROR_TYPE: "E" * 1100, S.MESSAGE: "Unhandled"},
     ]
     return [dict(base, **{S.LOG_OFFSET: i}, **shape) for i, shape in enumerate(shapes)]
 
@@ -114,18 +119,37 @@ def test_operators_agree_on_edge_values(indexed, block):
     assert local == remote
 
 
+class _CountingSource(ElasticsearchSource):
+    """Counts the events the server sends (the rest of the hits it counts itself)."""
+
+    sent = 0
+
+    def search(self, *args, **kwargs):
+        for event in super().search(*args, **kwargs):
+            self.sent += 1
+            yield event
+
+
 def test_elasticsearch_scan_gives_the_local_findings(indexed):
-    """Escalation (a second query per escalating rule), supersession and thresholds included."""
+    """Escalation (a second query per escalating rule), supersession and thresholds included;
+    hits the server counts (by message, service and host) give the same groups as hits it sends."""
     client, events = indexed
-    local = LocalEngine(RULES).scan(events).findings()
-    source = ElasticsearchSource(client, PREFIX, page_size=50)
-    remote = ElasticsearchEngine(RULES, source).scan().findings()
+    local = LocalEngine(RULES).scan(events)
+    source = _CountingSource(client, PREFIX, page_size=50)
+    remote = ElasticsearchEngine(RULES, source).scan()
+    assert remote.hits == local.hits
+    assert source.sent < remote.hits  # some were counted, not sent
+    local, remote = local.findings(), remote.findings()
 
     def key(f):
-        return (f["rule"], f["signature"], f["escalated"], f["count"], f["first_seen"], f["last_seen"])
+        return (f["rule"], f["signature"], f["escalated"], f["count"], f["first_seen"], f["last_seen"],
+                sorted(f["services"].items()), sorted(f["hosts"].items()), f["example"].get(S.TIMESTAMP),
+                f["frame"], sorted(f["request_ids"]) if len(f["request_ids"]) < 5 else len(f["request_ids"]))
     assert sorted(map(key, remote)) == sorted(map(key, local))
     assert any(f["escalated"] for f in local)
     assert any(f.get("peak") for f in local)
+    critical = {f["signature"]: f["count"] for f in remote if f["rule"] == "service-critical"}
+    assert critical["Unhandled"] == 2 and critical["E" * SIGNATURE_LIMIT] == 1  # the over-long values, sent
     assert source.round_trips > len(RULES)  # paging happened
 
 

@@ -41,6 +41,13 @@ def event_stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def stamp_of_millis(millis: float | None) -> str | None:
+    """An event stamp from epoch milliseconds (how Elasticsearch returns dates in aggregations)."""
+    if millis is None:
+        return None
+    return event_stamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
+
+
 def _millis(fraction_text: str) -> str:
     if len(fraction_text) == 4 and fraction_text[0] == ".":
         return fraction_text[1:]

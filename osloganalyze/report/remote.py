@@ -7,10 +7,8 @@ searches for the findings (matching events only).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from .. import schema
-from ..parse.timestamps import event_stamp
+from ..parse.timestamps import stamp_of_millis
 from ..query import EventQuery
 from ..rules.engine import ElasticsearchEngine, base_condition
 from ..rules.findings import Collector
@@ -32,10 +30,6 @@ def _range(since: str, until: str) -> dict:
     return {"range": {schema.TIMESTAMP: {"gte": since, "lt": until}}}
 
 
-def _stamp(millis: int) -> str:
-    return event_stamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
-
-
 class RemoteTally:
     def __init__(self, client, prefix: str, period: Period, rules):
         self.client, self.period, self.rules = client, period, rules
@@ -53,17 +47,7 @@ class RemoteTally:
                                   track_total_hits=False, **body)
 
     def _composite(self, query: dict, sources: list[dict], aggs: dict | None = None):
-        after = None
-        while True:
-            composite = {"size": PAGE, "sources": sources}
-            if after:
-                composite["after"] = after
-            body = {"query": query, "aggs": {"c": {"composite": composite, **({"aggs": aggs} if aggs else {})}}}
-            result = self._search(**body)["aggregations"]["c"]
-            yield from result["buckets"]
-            after = result.get("after_key")
-            if not after or len(result["buckets"]) < PAGE:
-                return
+        return self.source.composite(query, sources, aggs, PAGE)
 
     def collect(self) -> tuple[Tally, Collector]:
         period, tally = self.period, self.tally
@@ -76,7 +60,7 @@ class RemoteTally:
         for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("host", schema.HOST_NAME),
                                          terms("level", schema.LOG_LEVEL), hour]):
             k = b["key"]
-            tally.levels[(k["service"] or "?", k["host"] or "?", k["level"], _stamp(k["hour"]))] += b["doc_count"]
+            tally.levels[(k["service"] or "?", k["host"] or "?", k["level"], stamp_of_millis(k["hour"]))] += b["doc_count"]
         # 5xx rates: requests per service, URL and 10 minutes; ids in URLs are masked here, as
         # bucket keys (a painless runtime field could mask on the server, but not every cluster
         # has painless, and the buckets are already counts, not events)
@@ -87,7 +71,7 @@ class RemoteTally:
         for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("method", schema.HTTP_METHOD),
                                          terms("url", schema.URL_ORIGINAL), window], errors):
             k, err = b["key"], b["errors"]
-            tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), _stamp(k["window"]),
+            tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), stamp_of_millis(k["window"]),
                                b["doc_count"], err["doc_count"], _first_value(err["example"], schema.REQUEST_ID))
         # error signatures, period and baseline
         for where, since, until in (("period", period.start, period.end),
@@ -111,7 +95,7 @@ class RemoteTally:
             "period": {"filter": _range(period.start, period.end)}}}
         aggs = self._search(**body)["aggregations"]
         for day in aggs["baseline"]["days"]["buckets"]:
-            self.tally.days[_stamp(day["key"])[:10]] += day["doc_count"]
+            self.tally.days[stamp_of_millis(day["key"])[:10]] += day["doc_count"]
         self.tally.period_events = aggs["period"]["doc_count"]
         self.tally.events = aggs["period"]["doc_count"] + aggs["baseline"]["doc_count"]
 
@@ -191,12 +175,12 @@ class RemoteTally:
         kinds = self._search(**body)["aggregations"]["kinds"]["buckets"]
         for kind, bucket_ in kinds.items():
             for h in bucket_["hours"]["buckets"]:
-                stamp = _stamp(h["key"])
+                stamp = stamp_of_millis(h["key"])
                 self.tally.keystone[(self.period.where(stamp), bucket(stamp, HOUR), kind)] += h["doc_count"]
 
     def spike_examples(self, spikes: list[dict]) -> dict:
-        """Request ids of one event behind each spike, in one msearch."""
-        searches = []
+        """Request ids of one event behind each spike (one msearch per 200 spikes)."""
+        queries = []
         for s in spikes:
             levels = ["WARNING"] if s["level"] == "warning" else list(ERROR_LEVELS)
             start = spike_hour(s)
@@ -205,21 +189,16 @@ class RemoteTally:
             for name, value in ((schema.SERVICE_NAME, s["service"]), (schema.HOST_NAME, s["host"])):
                 filters.append({"term": {name: value}} if value != "?" else
                                {"bool": {"must_not": {"exists": {"field": name}}}})
-            searches += [{"index": self.index, "ignore_unavailable": True, "allow_no_indices": True},
-                         {"query": {"bool": {"filter": filters}}, "size": 1, "_source": [schema.REQUEST_ID],
-                          "sort": [{schema.TIMESTAMP: "asc"}]}]
-        self.source.round_trips += 1
-        responses = self.client.msearch(searches=searches)["responses"]
+            queries.append({"bool": {"filter": filters}})
         found = {}
-        for s, response in zip(spikes, responses):
-            hits = response.get("hits", {}).get("hits", [])
-            if hits:
-                found[spike_key(s)] = hits[0]["_source"].get(schema.REQUEST_ID)
+        for s, event in zip(spikes, self.source.first_events(queries, [schema.REQUEST_ID])):
+            if event:
+                found[spike_key(s)] = event.get(schema.REQUEST_ID)
         return found
 
 
 def _bound(agg: dict) -> str | None:
-    return _stamp(agg["value"]) if agg.get("value") is not None else None
+    return stamp_of_millis(agg.get("value"))
 
 
 def _first_value(agg: dict, field: str):

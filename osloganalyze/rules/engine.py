@@ -3,17 +3,35 @@ queries. Both build the same condition per rule (:func:`effective_condition`) an
 :class:`~.findings.Collector`."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable, Iterable
 
 from .. import schema
+from ..parse.timestamps import stamp_of_millis
 from ..query import EventQuery
 from .conditions import All, Any, Equals, Not, StartsWith
 from .findings import Collector, correlation_values
 from .model import Rule
+from .signature import signature
 from .to_elasticsearch import compile_query
 from .to_python import compile_matcher, compile_predicate
 
 ESCALATION_BATCH = 1000  # correlation values per Elasticsearch terms query
+_MESSAGE_KEYWORD = f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}"
+# Hits whose signature is their masked message (no error type, no HTTP status) and whose message,
+# if any, is whole in its keyword (ignored values are listed in _ignored): the server can count
+# them by message, host and service. Retry loops make these most of a busy cloud's hits.
+_COUNTABLE = {"bool": {"must_not": [
+    {"exists": {"field": schema.ERROR_TYPE}}, {"exists": {"field": schema.HTTP_STATUS}},
+    {"terms": {"_ignored": [schema.ERROR_TYPE, _MESSAGE_KEYWORD]}}]}}
+_IDS_KEPT = 5
+_COUNT_BY = [{name: {"terms": {"field": field, "missing_bucket": True}}} for name, field in
+             (("message", _MESSAGE_KEYWORD), ("service", schema.SERVICE_NAME), ("host", schema.HOST_NAME))]
+_COUNT_AGGS = {
+    "first": {"min": {"field": schema.TIMESTAMP}}, "last": {"max": {"field": schema.TIMESTAMP}},
+    **{name: {"terms": {"field": field, "size": _IDS_KEPT, "order": {"first": "asc"}},  # the earliest ids
+              "aggs": {"first": {"min": {"field": schema.TIMESTAMP}}}}
+       for name, field in (("requests", schema.REQUEST_ID), ("instances", schema.INSTANCE_UUID))}}
 
 
 def base_condition(rule: Rule):
@@ -70,7 +88,10 @@ class LocalEngine:
 
 
 class ElasticsearchEngine:
-    """One search per rule (paged), plus one terms search per escalating rule."""
+    """Per rule: a composite aggregation counting the hits that differ only by message, host
+    and service, one msearch for an example of each signature, and a search (paged) for the
+    other hits; escalating and threshold rules get every hit, plus one terms search per
+    escalating rule."""
 
     def __init__(self, rules: list[Rule], source):
         self.rules = rules
@@ -86,7 +107,11 @@ class ElasticsearchEngine:
         collector = Collector()
         for rule in self.rules:
             hit_keys: set = set()
-            for event in self.source.search(self.query(rule, query)):
+            condition = self.query(rule, query)
+            if rule.escalate_when is None and rule.threshold is None:
+                self._count(rule, condition, collector)
+                condition = {"bool": {"filter": [condition], "must_not": [_COUNTABLE]}}
+            for event in self.source.search(condition):
                 collector.add(rule, event)
                 if rule.escalate_when is not None:
                     hit_keys |= correlation_values(event, rule.escalate_when.same)
@@ -96,6 +121,31 @@ class ElasticsearchEngine:
                 collector.escalation_keys[rule.id] = self._escalating(rule, sorted(hit_keys), query)
         collector.events = None  # the server does not say how many events it looked at
         return collector
+
+    def _count(self, rule: Rule, condition: dict, collector: Collector) -> None:
+        """Add the rule's countable hits to ``collector`` as the server counts them."""
+        countable = {"bool": {"filter": [condition, _COUNTABLE]}}
+        groups: dict[str, list[dict]] = {}  # signature -> its buckets
+        for b in self.source.composite(countable, _COUNT_BY, _COUNT_AGGS):
+            groups.setdefault(signature({schema.MESSAGE: b["key"]["message"]}), []).append(b)
+        # an example per signature: the first event of its earliest bucket
+        examples = self.source.first_events([
+            {"bool": {"filter": [countable] + _bucket_filters(min(buckets, key=_first_millis))}}
+            for buckets in groups.values()])
+        for (sig, buckets), example in zip(groups.items(), examples):
+            if example is None:  # the events went away between the two requests
+                continue
+            services: Counter = Counter()
+            hosts: Counter = Counter()
+            for b in buckets:
+                services[b["key"]["service"] or "?"] += b["doc_count"]
+                hosts[b["key"]["host"] or "?"] += b["doc_count"]
+            firsts = [b["first"]["value"] for b in buckets if b["first"]["value"] is not None]
+            lasts = [b["last"]["value"] for b in buckets if b["last"]["value"] is not None]
+            collector.add_counted(
+                rule, sig, sum(b["doc_count"] for b in buckets), stamp_of_millis(min(firsts, default=None)),
+                stamp_of_millis(max(lasts, default=None)), services, hosts,
+                _earliest_keys(buckets, "requests"), _earliest_keys(buckets, "instances"), example)
 
     def _escalating(self, rule: Rule, values: list, query: EventQuery | None) -> set:
         """Those of ``values`` that an event matching the escalation condition shares."""
@@ -111,3 +161,29 @@ class ElasticsearchEngine:
             for event in self.source.search({"bool": {"filter": clauses}}, fields=list(escalation.same)):
                 found |= correlation_values(event, escalation.same) & set(batch)
         return found
+
+
+def _bucket_filters(bucket: dict) -> list[dict]:
+    """Filters selecting exactly the events of one composite bucket of :data:`_COUNT_BY`."""
+    filters = []
+    for source in _COUNT_BY:
+        (name, spec), = source.items()
+        field, value = spec["terms"]["field"], bucket["key"][name]
+        filters.append({"term": {field: value}} if value is not None
+                       else {"bool": {"must_not": {"exists": {"field": field}}}})
+    return filters
+
+
+def _first_millis(bucket: dict) -> float:
+    value = bucket["first"]["value"]
+    return value if value is not None else float("inf")
+
+
+def _earliest_keys(buckets: list[dict], name: str) -> list:
+    """The first distinct values, oldest first, over the buckets' terms aggregations."""
+    seen = sorted((t["first"]["value"] or 0, t["key"]) for b in buckets for t in b[name]["buckets"])
+    kept: list = []
+    for _, value in seen:
+        if value not in kept:
+            kept.append(value)
+    return kept[:_IDS_KEPT]

@@ -67,7 +67,7 @@ class _Group:
         self.hosts.update(other.hosts)
         for mine, theirs in ((self.request_ids, other.request_ids), (self.instance_uuids, other.instance_uuids)):
             mine.extend([v for v in theirs if v not in mine][:max(0, _IDS_KEPT - len(mine))])
-        if self.example is None:
+        if other.example is not None and (self.example is None or _earlier(other.example, self.example)):
             self.example, self.frame = other.example, other.frame
 
     def peak(self) -> int:
@@ -93,6 +93,11 @@ def example_of(event: dict) -> dict:
         if event.get(name):
             example[name] = redact(event[name][:EXAMPLE_CHARS])
     return example
+
+
+def _earlier(example: dict, than: dict) -> bool:
+    """Whether an example event is older than another (undated ones count as newest)."""
+    return (example.get(schema.TIMESTAMP) or "\uffff") < (than.get(schema.TIMESTAMP) or "\uffff")
 
 
 def _seconds(stamp: str) -> float:
@@ -130,16 +135,38 @@ class Collector:
         self.hits += other.hits
         self.rules.update(other.rules)
         for key, group in other.groups.items():
-            if key in self.groups:
-                self.groups[key].merge(group)
-            else:
-                self.groups[key] = group
+            self._take(key, group)
         for rule_id, hits in other.pending.items():
             self.pending.setdefault(rule_id, []).extend(hits)
         for rule_id, keys in other.escalation_keys.items():
             self.escalation_keys.setdefault(rule_id, set()).update(keys)
         if other.events is not None:
             self.events = (self.events or 0) + other.events
+
+    def add_counted(self, rule: Rule, sig: str, count: int, first: str | None, last: str | None,
+                    services: Counter, hosts: Counter, request_ids: list, instance_uuids: list,
+                    example: dict) -> None:
+        """Hits the server counted rather than sent (one signature's share of an aggregation):
+        the group they make is merged as another process's would be. ``example`` is the
+        earliest of the hits, ``request_ids`` and ``instance_uuids`` the earliest distinct ones."""
+        if rule.escalate_when is not None or rule.threshold is not None:
+            raise ValueError(f"rule {rule.id}: escalation and thresholds need every hit, not counts")
+        self.hits += count
+        self.rules[rule.id] = rule
+        group = _Group(rule, sig, False, count=count, services=services, hosts=hosts,
+                       request_ids=request_ids[:_IDS_KEPT], instance_uuids=instance_uuids[:_IDS_KEPT],
+                       example=example_of(example),
+                       frame=deepest_openstack_frame(example.get(schema.ERROR_STACK_TRACE)))
+        for stamp in (first, last):
+            if stamp:
+                group._widen(stamp)
+        self._take((rule.id, sig, False), group)
+
+    def _take(self, key: tuple, group: _Group) -> None:
+        if key in self.groups:
+            self.groups[key].merge(group)
+        else:
+            self.groups[key] = group
 
     def _group(self, rule: Rule, event: dict, escalated: bool) -> None:
         key = (rule.id, signature(event), escalated)

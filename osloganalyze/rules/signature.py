@@ -4,6 +4,7 @@ in OpenStack code (where the bug most likely is)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .. import schema
 from ..redact import redact
@@ -35,6 +36,7 @@ _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<fun
 _PACKAGE = re.compile(r"(?:^|/)(?P<package>" + "|".join(OPENSTACK_PACKAGES) + r"|oslo_\w+|oslo)/(?P<rest>[\w/.-]+\.py)$")
 
 
+@lru_cache(maxsize=8192)  # error lines repeat (retry loops, periodic tasks): mask each text once
 def mask(text: str) -> str:
     """``text`` with secrets, ids, addresses, urls, paths and numbers replaced by placeholders."""
     text = redact(text)
@@ -52,6 +54,7 @@ def mask_url(url: str) -> str:
     return "/".join("<id>" if _ID_SEGMENT.match(part) else part for part in path.split("/"))
 
 
+@lru_cache(maxsize=2048)  # a code path that fails once tends to fail again with the same trace
 def deepest_openstack_frame(stack_trace: str | None) -> str | None:
     """'nova/compute/manager.py in _build_and_run_instance' for the last frame of the last
     traceback that lies in OpenStack code (line numbers left out: they change with versions)."""

@@ -26,12 +26,23 @@ _LIST_FIELDS = frozenset({schema.TAGS})  # fields whose value may be a list of v
 class _Generator:
     def __init__(self):
         self.fields: dict[str, str] = {}  # field name -> local variable
+        self.texts: dict[str, str] = {}  # field name -> its value when text searchable in full, else None
         self.constants: dict[str, object] = {}
 
     def var(self, name: str) -> str:
         if name not in self.fields:
             self.fields[name] = f"f{len(self.fields)}"
         return self.fields[name]
+
+    def text_var(self, name: str, v: str) -> str:
+        """A local holding ``v`` when it is a text short enough to be indexed whole, else None:
+        tested once per event, not once per condition."""
+        if v != self.fields.get(name):  # an item of a list field: no shared local
+            limit = schema.exact_search(name)[1]
+            return f"({v} if {v}.__class__ is str and len({v}) <= {limit} else None)"
+        if name not in self.texts:
+            self.texts[name] = f"t{len(self.texts)}"
+        return self.texts[name]
 
     def constant(self, value) -> str:
         key = f"c{len(self.constants)}"
@@ -59,26 +70,27 @@ class _Generator:
         if isinstance(node, Range):
             bounds = " and ".join(f"{v} {_OPERATORS[op]} {bound!r}" for op, bound in node.bounds)
             return f"({v}.__class__ in _NUMBERS and {bounds})"
-        limit = schema.exact_search(node.field)[1]
-        text = f"{v}.__class__ is str and len({v}) <= {limit}"
-        if isinstance(node, Equals):
-            if field.type == "long":
-                return f"({v}.__class__ in _NUMBERS and {v} in {self.constant(frozenset(node.values))})"
-            return f"({text} and {v} in {self.constant(frozenset(node.values))})"
+        if isinstance(node, Equals) and field.type == "long":
+            return f"({v}.__class__ in _NUMBERS and {v} in {self.constant(frozenset(node.values))})"
+        t = self.text_var(node.field, v)
+        if isinstance(node, Equals):  # None is in no set of texts
+            return f"({t} in {self.constant(frozenset(node.values))})"
         if isinstance(node, Contains):
-            return f"({text} and (" + " or ".join(f"{t!r} in {v}" for t in node.texts) + "))"
+            return f"({t} is not None and (" + " or ".join(f"{x!r} in {t}" for x in node.texts) + "))"
         if isinstance(node, StartsWith):
-            return f"({text} and {v}.startswith({node.text!r}))"
+            return f"({t} is not None and {t}.startswith({node.text!r}))"
         if isinstance(node, Regex):
             flags = PYTHON_FLAGS | (re.IGNORECASE if node.ignore_case else 0)
             search = self.constant(re.compile(node.pattern, flags).search)
             literals = None if node.ignore_case else required_literals(node.pattern)
-            guard = (" and (" + " or ".join(f"{t!r} in {v}" for t in literals) + ")") if literals else ""
-            return f"({text}{guard} and {search}({v}) is not None)"
+            guard = (" and (" + " or ".join(f"{x!r} in {t}" for x in literals) + ")") if literals else ""
+            return f"({t} is not None{guard} and {search}({t}) is not None)"
         raise TypeError(f"unknown condition {node!r}")
 
     def build(self, body: list[str], name: str) -> Callable:
         loads = "".join(f"    {var} = g({field!r})\n" for field, var in self.fields.items())
+        loads += "".join(f"    {t} = {v} if {v}.__class__ is str and len({v}) <= {schema.exact_search(field)[1]} "
+                         f"else None\n" for field, t in self.texts.items() for v in [self.fields[field]])
         source = f"def {name}(e):\n    g = e.get\n{loads}" + "".join(body)
         namespace = dict(self.constants, _NUMBERS=(int, float), _any=_any)
         exec(compile(source, f"<osla rules: {name}>", "exec"), namespace)  # noqa: S102 - our own generated code

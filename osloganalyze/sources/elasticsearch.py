@@ -5,6 +5,9 @@ from typing import Iterator
 
 from ..query import SORT_FIELDS, EventQuery
 
+_SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
+MSEARCH_BATCH = 200  # searches per msearch request
+
 
 class ElasticsearchSource:
     """Events in '<prefix>-*' indices. ``round_trips`` counts the requests made."""
@@ -21,7 +24,7 @@ class ElasticsearchSource:
     def search(self, query: dict, limit: int | None = None, fields: list[str] | None = None) -> Iterator[dict]:
         """Every event matching an Elasticsearch query, in :data:`SORT_FIELDS` order, page by page
         (only ``fields`` of each, if given)."""
-        sort = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
+        sort = _SORT
         found = 0
         after = None
         while limit is None or found < limit:
@@ -40,3 +43,49 @@ class ElasticsearchSource:
             if len(hits) < size:
                 break
             after = hits[-1]["sort"]
+
+    def first_events(self, queries: list[dict], fields: list[str] | None = None) -> list[dict | None]:
+        """The first event (in :data:`SORT_FIELDS` order) matching each query, or None; one
+        msearch per :data:`MSEARCH_BATCH` queries."""
+        found: list[dict | None] = []
+        for start in range(0, len(queries), MSEARCH_BATCH):
+            searches: list[dict] = []
+            for query in queries[start:start + MSEARCH_BATCH]:
+                body = {"query": query, "size": 1, "sort": _SORT, "track_total_hits": False}
+                if fields is not None:
+                    body["_source"] = fields
+                searches += [{"index": self.index, "ignore_unavailable": True, "allow_no_indices": True}, body]
+            self.round_trips += 1
+            for response in self.client.msearch(searches=searches)["responses"]:
+                if "error" in response:
+                    raise _response_error(response)
+                hits = response["hits"]["hits"]
+                found.append(hits[0]["_source"] if hits else None)
+        return found
+
+    def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
+        """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
+        after = None
+        while True:
+            composite = {"size": page, "sources": sources}
+            if after:
+                composite["after"] = after
+            self.round_trips += 1
+            result = self.client.search(
+                index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0, track_total_hits=False,
+                query=query, aggs={"c": {"composite": composite, **({"aggs": aggs} if aggs else {})}},
+            )["aggregations"]["c"]
+            yield from result["buckets"]
+            after = result.get("after_key")
+            if not after or len(result["buckets"]) < page:
+                return
+
+
+def _response_error(response: dict) -> Exception:
+    """An msearch item's error as the client raises it for a lone search (status and reason)."""
+    from types import SimpleNamespace
+
+    from elasticsearch import ApiError
+    error = response["error"] if isinstance(response["error"], dict) else {"reason": str(response["error"])}
+    return ApiError(str(error.get("reason") or error.get("type")), meta=SimpleNamespace(status=response.get("status")),
+                    body={"error": error})
