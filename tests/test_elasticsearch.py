@@ -115,6 +115,26 @@ def test_elasticsearch_source_answers_like_the_local_tree(es_url):
     assert len(everything) == len(list(parse_paths([BUNDLE])))  # several pages of search_after
 
 
+def test_first_events_and_a_failed_msearch_item(es_url):
+    """first_events answers several queries per msearch; one bad query is an ordinary one-line error."""
+    from elasticsearch import ApiError
+
+    from osloganalyze.es.connection import Settings, explain
+    assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "firsts").exit_code == 0
+    # no refresh here: ingest refreshed before returning
+    assert Elasticsearch(es_url).count(index="firsts-*")["count"] == len(list(parse_paths([BUNDLE])))
+    source = ElasticsearchSource(Elasticsearch(es_url), "firsts")
+    hosts = ["hp-ms-01-c29", "hp-ms-01-c30", "nowhere"]
+    local = LocalSource([BUNDLE])
+    found = source.first_events([EventQuery(hosts=(h,)).to_elasticsearch() for h in hosts])
+    assert found[:2] == [local.events(EventQuery(hosts=(h,)))[0] for h in hosts[:2]] and found[2] is None
+    assert source.round_trips == 1
+    with pytest.raises(ApiError) as failed:
+        source.first_events([{"range": {S.TIMESTAMP: {"gte": "not a date"}}}])
+    line = explain(failed.value, Settings(urls=[es_url]))
+    assert "HTTP 400" in line and "not a date" in line and "\n" not in line
+
+
 def test_instance_query_finds_events_on_both_hosts(es_url):
     events = list(parse_paths([BUNDLE]))
     instance = next(e[S.INSTANCE_UUID] for e in events if e.get(S.INSTANCE_UUID) and e[S.HOST_NAME] == "hp-ms-01-c30")

@@ -2,6 +2,8 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus import CORPUS, log_files, read_text
 from osloganalyze.parse import parse_text
@@ -199,3 +201,31 @@ def test_example_lines_parse_into_events_with_a_service():
             events = parse_text(example.log)
             assert events, rule.id
             assert not re.search(r"\s$", example.log.split("\n")[0] or "x"), rule.id
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"),
+                          st.none() | st.sampled_from([f"2024-05-01T00:00:0{i}.000Z" for i in range(5)])), max_size=30),
+       st.randoms(use_true_random=False))
+def test_kept_ids_are_the_earliest_whatever_the_order_or_split(hits, rnd):
+    """Findings list the earliest distinct request ids, so two worker processes (or Elasticsearch
+    buckets) merged in any order give the same list as one pass."""
+    from osloganalyze.rules.findings import IDS_KEPT, keep_earliest
+
+    def kept(pairs):
+        out: dict = {}
+        for value, stamp in pairs:
+            keep_earliest(out, value, stamp)
+        return out
+    whole = kept(hits)
+    shuffled = list(hits)
+    rnd.shuffle(shuffled)
+    cut = rnd.randint(0, len(shuffled))
+    left, right = kept(shuffled[:cut]), kept(shuffled[cut:])
+    for value, stamp in right.items():
+        keep_earliest(left, value, stamp)
+    assert left == whole
+    first = {}
+    for value, stamp in hits:
+        first[value] = min(first.get(value, "\uffff"), stamp or "\uffff")
+    assert whole == dict(sorted(first.items(), key=lambda kv: (kv[1], kv[0]))[:IDS_KEPT])

@@ -78,7 +78,8 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
     Each event's id comes from its host, file and byte offset, so running the same ingest
     twice, or again after a failure, never doubles anything. Rate limiting (429) and
     timeouts are retried with backoff; documents the server rejects are counted and shown
-    with its reason (exit 1).
+    with its reason (exit 1). The indices are refreshed at the end: what was ingested is
+    searchable when the command returns.
 
     \b
     Example:
@@ -104,6 +105,8 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
         raise Failure(f"{explain(exc, settings)}; {stats.events:,} events parsed so far. Run the same command "
                       f"again to finish: event ids make it safe (nothing is doubled)") from None
     progress.done()
+    with es_errors(settings):  # searchable when the command returns (a report may follow at once)
+        client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
     summary = {"files": stats.files, "events": stats.events, "indexed": result.indexed, "rejected": result.rejected,
                "rejections": result.rejections, "unparsed": stats.unparsed, "errors": stats.errors,
                "seconds": round(progress.elapsed, 3)}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from ..parse import Stats, parse_file, parse_range
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
-from ..sources.local import LogFile, discover, file_size, share_by_size
+from ..sources.local import LogFile, discover, file_size
 from ..triage.local import byte_span
 from . import analyze
 from .period import Period
@@ -37,7 +38,7 @@ def spike_examples(tally: Tally, spikes: list[dict]) -> dict:
     return found
 
 
-def _events(logfiles: list[LogFile], period: Period, tz: str, year: int | None, stats: Stats):
+def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats):
     for logfile in logfiles:
         span = byte_span(logfile.path, period.baseline_start, period.end, tz) if logfile.path != "-" else None
         if span is None:
@@ -66,14 +67,16 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
     if workers < 2 or len(logfiles) < 2 or sum(sizes.values()) < PARALLEL_BYTES \
             or "fork" not in mp.get_all_start_methods():
         return _share(logfiles, period, rules, tz, year, progress)
-    shares = [share for share in share_by_size(logfiles, sizes, workers) if share]
+    # the workers claim files one at a time, biggest first: how much of a file lies inside the
+    # period is known only once it is opened (rotations of other days are skipped at once)
+    ordered = sorted(logfiles, key=lambda f: -sizes[f])
     tally, collector, stats = Tally(period), Collector(), Stats()
     context = mp.get_context("fork")
-    counters = [context.Value("q", 0, lock=False) for _ in shares]  # events seen, one per worker
-    with ProcessPoolExecutor(len(shares), mp_context=context, initializer=_set_counters,
-                             initargs=(counters,)) as pool:
-        futures = [pool.submit(_counted_share, index, share, period, rules, tz, year)
-                   for index, share in enumerate(shares)]
+    counters = [context.Value("q", 0, lock=False) for _ in range(workers)]  # events seen, one per worker
+    claimed = context.Value("q", 0)  # the index of the next file to take
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_set_shared,
+                             initargs=(counters, claimed)) as pool:
+        futures = [pool.submit(_claiming_share, index, ordered, period, rules, tz, year) for index in range(workers)]
         pending = set(futures)
         while pending:
             _done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
@@ -88,18 +91,31 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
 
 
 _COUNTERS: list = []
+_CLAIMED: list = []
 
 
-def _set_counters(counters) -> None:
+def _set_shared(counters, claimed) -> None:
     _COUNTERS[:] = counters
+    _CLAIMED[:] = [claimed]
 
 
-def _counted_share(index, logfiles, period, rules, tz, year):
+def _claimed(logfiles: list[LogFile]):
+    """The files this worker takes, one at a time, from the list all workers share."""
+    claimed = _CLAIMED[0]
+    while True:
+        with claimed.get_lock():
+            index = claimed.value
+            claimed.value += 1
+        if index >= len(logfiles):
+            return
+        yield logfiles[index]
+
+
+def _claiming_share(index, logfiles, period, rules, tz, year):
     counter = _COUNTERS[index]
 
     def progress(seen: int) -> None:
         counter.value = seen
-    result = _share(logfiles, period, rules, tz, year, progress)
+    result = _share(_claimed(logfiles), period, rules, tz, year, progress)
     counter.value = result[0].period_events
     return result
-

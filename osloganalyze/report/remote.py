@@ -19,8 +19,9 @@ from .period import HOUR, WINDOW, Period, bucket
 from .analyze import spike_hour, spike_key
 from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint, keystone_rules
 
-PAGE = 1000
+PAGE = 10000  # buckets per composite page: each page scans every matching event again
 SAMPLE = 100  # events brought back per signature bucket that may hold several signatures
+SAMPLED_PAGE = 100  # buckets per page when each brings its samples (tracebacks: memory stays bounded)
 _EXAMPLE_FIELDS = [schema.TIMESTAMP, schema.SERVICE_NAME, schema.HOST_NAME, schema.LOG_LEVEL, schema.MESSAGE,
                    schema.ERROR_TYPE, schema.ERROR_MESSAGE, schema.ERROR_STACK_TRACE, schema.HTTP_STATUS,
                    schema.HTTP_METHOD, schema.URL_ORIGINAL, schema.REQUEST_ID, schema.INSTANCE_UUID]
@@ -46,8 +47,8 @@ class RemoteTally:
         return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0,
                                   track_total_hits=False, **body)
 
-    def _composite(self, query: dict, sources: list[dict], aggs: dict | None = None):
-        return self.source.composite(query, sources, aggs, PAGE)
+    def _composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = PAGE):
+        return self.source.composite(query, sources, aggs, page)
 
     def collect(self) -> tuple[Tally, Collector]:
         period, tally = self.period, self.tally
@@ -122,7 +123,7 @@ class RemoteTally:
             {"bool": {"must_not": {"exists": {"field": keyword}}}}], "minimum_should_match": 1}},
             "aggs": {"hits": {"top_hits": {"size": SAMPLE, "sort": [{schema.TIMESTAMP: "asc"}],
                                            "_source": _EXAMPLE_FIELDS}}}}
-        for b in self._composite({"bool": {"filter": [when, errorish]}}, sources, aggs):
+        for b in self._composite({"bool": {"filter": [when, errorish]}}, sources, aggs, SAMPLED_PAGE):
             service = b["key"]["service"] or "?"
             samples = [h["_source"] for h in b["samples"]["hits"]["hits"]["hits"]]
             if samples:

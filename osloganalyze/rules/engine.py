@@ -10,7 +10,7 @@ from .. import schema
 from ..parse.timestamps import stamp_of_millis
 from ..query import EventQuery
 from .conditions import All, Any, Equals, Not, StartsWith
-from .findings import Collector, correlation_values
+from .findings import IDS_KEPT, Collector, correlation_values, keep_earliest
 from .model import Rule
 from .signature import signature
 from .to_elasticsearch import compile_query
@@ -24,12 +24,13 @@ _MESSAGE_KEYWORD = f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}"
 _COUNTABLE = {"bool": {"must_not": [
     {"exists": {"field": schema.ERROR_TYPE}}, {"exists": {"field": schema.HTTP_STATUS}},
     {"terms": {"_ignored": [schema.ERROR_TYPE, _MESSAGE_KEYWORD]}}]}}
-_IDS_KEPT = 5
+COUNT_PAGE = 5000  # buckets per page (each page evaluates the rule over the range again)
+HITS_PAGE = 2000  # events per page (a traceback with its event.original can be 40 kB: memory)
 _COUNT_BY = [{name: {"terms": {"field": field, "missing_bucket": True}}} for name, field in
              (("message", _MESSAGE_KEYWORD), ("service", schema.SERVICE_NAME), ("host", schema.HOST_NAME))]
 _COUNT_AGGS = {
     "first": {"min": {"field": schema.TIMESTAMP}}, "last": {"max": {"field": schema.TIMESTAMP}},
-    **{name: {"terms": {"field": field, "size": _IDS_KEPT, "order": {"first": "asc"}},  # the earliest ids
+    **{name: {"terms": {"field": field, "size": IDS_KEPT, "order": {"first": "asc"}},  # the earliest ids
               "aggs": {"first": {"min": {"field": schema.TIMESTAMP}}}}
        for name, field in (("requests", schema.REQUEST_ID), ("instances", schema.INSTANCE_UUID))}}
 
@@ -110,8 +111,10 @@ class ElasticsearchEngine:
             condition = self.query(rule, query)
             if rule.escalate_when is None and rule.threshold is None:
                 self._count(rule, condition, collector)
+                if progress is not None:
+                    progress(collector.hits)
                 condition = {"bool": {"filter": [condition], "must_not": [_COUNTABLE]}}
-            for event in self.source.search(condition):
+            for event in self.source.search(condition, page_size=HITS_PAGE):
                 collector.add(rule, event)
                 if rule.escalate_when is not None:
                     hit_keys |= correlation_values(event, rule.escalate_when.same)
@@ -126,7 +129,7 @@ class ElasticsearchEngine:
         """Add the rule's countable hits to ``collector`` as the server counts them."""
         countable = {"bool": {"filter": [condition, _COUNTABLE]}}
         groups: dict[str, list[dict]] = {}  # signature -> its buckets
-        for b in self.source.composite(countable, _COUNT_BY, _COUNT_AGGS):
+        for b in self.source.composite(countable, _COUNT_BY, _COUNT_AGGS, COUNT_PAGE):
             groups.setdefault(signature({schema.MESSAGE: b["key"]["message"]}), []).append(b)
         # an example per signature: the first event of its earliest bucket
         examples = self.source.first_events([
@@ -179,11 +182,10 @@ def _first_millis(bucket: dict) -> float:
     return value if value is not None else float("inf")
 
 
-def _earliest_keys(buckets: list[dict], name: str) -> list:
-    """The first distinct values, oldest first, over the buckets' terms aggregations."""
-    seen = sorted((t["first"]["value"] or 0, t["key"]) for b in buckets for t in b[name]["buckets"])
-    kept: list = []
-    for _, value in seen:
-        if value not in kept:
-            kept.append(value)
-    return kept[:_IDS_KEPT]
+def _earliest_keys(buckets: list[dict], name: str) -> dict:
+    """The earliest distinct values over the buckets' terms aggregations, value -> first stamp."""
+    kept: dict = {}
+    for b in buckets:
+        for t in b[name]["buckets"]:
+            keep_earliest(kept, t["key"], stamp_of_millis(t["first"]["value"]))
+    return kept

@@ -13,7 +13,7 @@ from .model import SEVERITY_RANK, Rule
 from .signature import deepest_openstack_frame, signature
 
 EXAMPLE_CHARS = 2000
-_IDS_KEPT = 5
+IDS_KEPT = 5  # request ids and instance uuids listed per finding
 _CATEGORY_ORDER = {"bug": 0, "config": 1, "infrastructure": 2}
 
 
@@ -27,8 +27,9 @@ class _Group:
     last_seen: str | None = None
     services: Counter = field(default_factory=Counter)
     hosts: Counter = field(default_factory=Counter)
-    request_ids: list = field(default_factory=list)
-    instance_uuids: list = field(default_factory=list)
+    # the earliest few distinct ids, id -> first stamp: the same ids whatever order the hits came in
+    request_ids: dict = field(default_factory=dict)
+    instance_uuids: dict = field(default_factory=dict)
     example: dict | None = None
     frame: str | None = None
     stamps: list = field(default_factory=list)  # only for rules with a threshold
@@ -44,8 +45,8 @@ class _Group:
         self.hosts[event.get(schema.HOST_NAME) or "?"] += 1
         for name, kept in ((schema.REQUEST_ID, self.request_ids), (schema.INSTANCE_UUID, self.instance_uuids)):
             value = event.get(name)
-            if value and value not in kept and len(kept) < _IDS_KEPT:
-                kept.append(value)
+            if value:
+                keep_earliest(kept, value, stamp)
         if self.example is None:
             self.example = example_of(event)
             self.frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
@@ -66,7 +67,8 @@ class _Group:
         self.services.update(other.services)
         self.hosts.update(other.hosts)
         for mine, theirs in ((self.request_ids, other.request_ids), (self.instance_uuids, other.instance_uuids)):
-            mine.extend([v for v in theirs if v not in mine][:max(0, _IDS_KEPT - len(mine))])
+            for value, stamp in theirs.items():
+                keep_earliest(mine, value, stamp)
         if other.example is not None and (self.example is None or _earlier(other.example, self.example)):
             self.example, self.frame = other.example, other.frame
 
@@ -93,6 +95,31 @@ def example_of(event: dict) -> dict:
         if event.get(name):
             example[name] = redact(event[name][:EXAMPLE_CHARS])
     return example
+
+
+_UNDATED = "\uffff"  # sorts after every stamp
+
+
+def keep_earliest(kept: dict, value: str, stamp: str | None) -> None:
+    """Add ``value`` first seen at ``stamp`` to ``kept`` (value -> stamp), which holds the
+    :data:`IDS_KEPT` earliest values (ties by value)."""
+    stamp = stamp or _UNDATED
+    old = kept.get(value)
+    if old is not None:
+        if stamp < old:
+            kept[value] = stamp
+        return
+    if len(kept) < IDS_KEPT:
+        kept[value] = stamp
+        return
+    latest = max(kept, key=lambda v: (kept[v], v))
+    if (stamp, value) < (kept[latest], latest):
+        del kept[latest]
+        kept[value] = stamp
+
+
+def _oldest_first(kept: dict) -> list:
+    return sorted(kept, key=lambda v: (kept[v], v))
 
 
 def _earlier(example: dict, than: dict) -> bool:
@@ -144,19 +171,22 @@ class Collector:
             self.events = (self.events or 0) + other.events
 
     def add_counted(self, rule: Rule, sig: str, count: int, first: str | None, last: str | None,
-                    services: Counter, hosts: Counter, request_ids: list, instance_uuids: list,
+                    services: Counter, hosts: Counter, request_ids: dict, instance_uuids: dict,
                     example: dict) -> None:
         """Hits the server counted rather than sent (one signature's share of an aggregation):
         the group they make is merged as another process's would be. ``example`` is the
-        earliest of the hits, ``request_ids`` and ``instance_uuids`` the earliest distinct ones."""
+        earliest of the hits; ``request_ids`` and ``instance_uuids`` map the earliest distinct
+        ids to their first stamps."""
         if rule.escalate_when is not None or rule.threshold is not None:
             raise ValueError(f"rule {rule.id}: escalation and thresholds need every hit, not counts")
         self.hits += count
         self.rules[rule.id] = rule
         group = _Group(rule, sig, False, count=count, services=services, hosts=hosts,
-                       request_ids=request_ids[:_IDS_KEPT], instance_uuids=instance_uuids[:_IDS_KEPT],
                        example=example_of(example),
                        frame=deepest_openstack_frame(example.get(schema.ERROR_STACK_TRACE)))
+        for mine, theirs in ((group.request_ids, request_ids), (group.instance_uuids, instance_uuids)):
+            for value, stamp in theirs.items():
+                keep_earliest(mine, value, stamp)
         for stamp in (first, last):
             if stamp:
                 group._widen(stamp)
@@ -196,7 +226,7 @@ def _finding(group: _Group) -> dict | None:
         "escalated": group.escalated, "signature": group.signature, "count": group.count,
         "first_seen": group.first_seen, "last_seen": group.last_seen,
         "services": dict(group.services.most_common()), "hosts": dict(group.hosts.most_common()),
-        "request_ids": group.request_ids, "instance_uuids": group.instance_uuids,
+        "request_ids": _oldest_first(group.request_ids), "instance_uuids": _oldest_first(group.instance_uuids),
         "frame": group.frame,
         "example": group.example, "remediation": rule.remediation,
     }

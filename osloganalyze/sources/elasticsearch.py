@@ -21,14 +21,16 @@ class ElasticsearchSource:
     def events(self, query: EventQuery, limit: int | None = None) -> list[dict]:
         return list(self.search(query.to_elasticsearch(), limit))
 
-    def search(self, query: dict, limit: int | None = None, fields: list[str] | None = None) -> Iterator[dict]:
+    def search(self, query: dict, limit: int | None = None, fields: list[str] | None = None,
+               page_size: int | None = None) -> Iterator[dict]:
         """Every event matching an Elasticsearch query, in :data:`SORT_FIELDS` order, page by page
-        (only ``fields`` of each, if given)."""
+        (only ``fields`` of each, if given; pages of ``page_size``, else the source's)."""
         sort = _SORT
         found = 0
         after = None
+        page_size = min(page_size or self.page_size, self.page_size)
         while limit is None or found < limit:
-            size = self.page_size if limit is None else min(self.page_size, limit - found)
+            size = page_size if limit is None else min(page_size, limit - found)
             body = {"query": query, "sort": sort, "size": size, "track_total_hits": False}
             if after is not None:
                 body["search_after"] = after
