@@ -9,12 +9,9 @@ count, and stops the node.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +19,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import es_node  # noqa: E402 - scripts/es_node.py
 from parse import build  # noqa: E402
+from report import measured  # noqa: E402 - the command under the same RSS probe as the report's
 
 
 def main() -> None:
@@ -36,17 +34,7 @@ def main() -> None:
         path = tmp / "bench.log"
         lines = build(path, int(args.events * 1.5))  # the corpus averages ~0.7 events per line
         url = node.start()
-        probe = [sys.executable, "-c",
-                 "import resource,subprocess,sys;"
-                 "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
-                 "print(p.stdout.strip());print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
-                 "sys.exit(p.returncode)"]
-        start = time.perf_counter()
-        out = subprocess.run(probe + [osla, "ingest", str(path), "--es", url, "--prefix", "bench", "--json"],
-                             capture_output=True, text=True, check=True)
-        elapsed = time.perf_counter() - start
-        summary_line, rss = out.stdout.strip().splitlines()[-2:]
-        summary = json.loads(summary_line)
+        elapsed, summary, rss = measured([osla, "ingest", str(path), "--es", url, "--prefix", "bench", "--json"])
         from elasticsearch import Elasticsearch
         client = Elasticsearch(url)
         client.indices.refresh(index="bench-*")
@@ -55,7 +43,7 @@ def main() -> None:
         print(f"  {lines:,} lines -> {summary['events']:,} events, {summary['indexed']:,} indexed, "
               f"{docs:,} documents counted")
         print(f"  {elapsed:.1f}s = {summary['indexed'] / elapsed:,.0f} events/s, osla peak RSS "
-              f"{int(rss) / 1024:.1f} MiB")
+              f"{rss:.1f} MiB")
     finally:
         node.stop()
         shutil.rmtree(node.root, ignore_errors=True)

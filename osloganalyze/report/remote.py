@@ -2,8 +2,8 @@
 (composite, date_histogram, filters); only buckets come back, never a day of events.
 
 Round trips: one per page of each composite aggregation, one for the day/period totals, one
-for the keystone counts, one msearch for the spikes' example requests, plus the rule engine's
-searches for the findings (matching events only).
+for the keystone counts, one msearch per 200 spikes for their example requests, plus the rule
+engine's aggregations and searches for the findings.
 """
 from __future__ import annotations
 
@@ -33,22 +33,13 @@ def _range(since: str, until: str) -> dict:
 
 class RemoteTally:
     def __init__(self, client, prefix: str, period: Period, rules):
-        self.client, self.period, self.rules = client, period, rules
+        self.period, self.rules = period, rules
         self.source = ElasticsearchSource(client, prefix)
-        self.index = f"{prefix}-*"
         self.tally = Tally(period)
 
     @property
     def round_trips(self) -> int:
         return self.source.round_trips
-
-    def _search(self, **body) -> dict:
-        self.source.round_trips += 1
-        return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0,
-                                  track_total_hits=False, **body)
-
-    def _composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = PAGE):
-        return self.source.composite(query, sources, aggs, page)
 
     def collect(self) -> tuple[Tally, Collector]:
         period, tally = self.period, self.tally
@@ -58,8 +49,8 @@ class RemoteTally:
         hour = {"hour": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h"}}}
         # spikes: WARNING+ per service, host, level, hour
         query = {"bool": {"filter": [whole, {"terms": {schema.LOG_LEVEL: list(COUNTED_LEVELS)}}]}}
-        for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("host", schema.HOST_NAME),
-                                         terms("level", schema.LOG_LEVEL), hour]):
+        for b in self.source.composite(query, [terms("service", schema.SERVICE_NAME), terms("host", schema.HOST_NAME),
+                                              terms("level", schema.LOG_LEVEL), hour], page=PAGE):
             k = b["key"]
             tally.levels[(k["service"] or "?", k["host"] or "?", k["level"], stamp_of_millis(k["hour"]))] += b["doc_count"]
         # 5xx rates: requests per service, URL and 10 minutes; ids in URLs are masked here, as
@@ -69,8 +60,8 @@ class RemoteTally:
         window = {"window": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": f"{WINDOW}s"}}}
         errors = {"errors": {"filter": {"range": {schema.HTTP_STATUS: {"gte": 500}}},
                              "aggs": {"example": self._first_with(schema.REQUEST_ID)}}}
-        for b in self._composite(query, [terms("service", schema.SERVICE_NAME), terms("method", schema.HTTP_METHOD),
-                                         terms("url", schema.URL_ORIGINAL), window], errors):
+        for b in self.source.composite(query, [terms("service", schema.SERVICE_NAME), terms("method", schema.HTTP_METHOD),
+                                              terms("url", schema.URL_ORIGINAL), window], errors, PAGE):
             k, err = b["key"], b["errors"]
             tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), stamp_of_millis(k["window"]),
                                b["doc_count"], err["doc_count"], _first_value(err["example"], schema.REQUEST_ID))
@@ -90,11 +81,10 @@ class RemoteTally:
 
     def _totals(self) -> None:
         period = self.period
-        body = {"query": _range(period.baseline_start, period.end), "aggs": {
+        aggs = self.source.aggregate(_range(period.baseline_start, period.end), {
             "baseline": {"filter": _range(period.baseline_start, period.start), "aggs": {"days": {"date_histogram": {
                 "field": schema.TIMESTAMP, "calendar_interval": "1d", "min_doc_count": 1}}}},
-            "period": {"filter": _range(period.start, period.end)}}}
-        aggs = self._search(**body)["aggregations"]
+            "period": {"filter": _range(period.start, period.end)}})
         for day in aggs["baseline"]["days"]["buckets"]:
             self.tally.days[stamp_of_millis(day["key"])[:10]] += day["doc_count"]
         self.tally.period_events = aggs["period"]["doc_count"]
@@ -123,7 +113,7 @@ class RemoteTally:
             {"bool": {"must_not": {"exists": {"field": keyword}}}}], "minimum_should_match": 1}},
             "aggs": {"hits": {"top_hits": {"size": SAMPLE, "sort": [{schema.TIMESTAMP: "asc"}],
                                            "_source": _EXAMPLE_FIELDS}}}}
-        for b in self._composite({"bool": {"filter": [when, errorish]}}, sources, aggs, SAMPLED_PAGE):
+        for b in self.source.composite({"bool": {"filter": [when, errorish]}}, sources, aggs, SAMPLED_PAGE):
             service = b["key"]["service"] or "?"
             samples = [h["_source"] for h in b["samples"]["hits"]["hits"]["hits"]]
             if samples:
@@ -171,9 +161,9 @@ class RemoteTally:
                    for rule in keystone_rules(self.rules)}
         filters[HTTP_401] = {"bool": {"filter": [{"prefix": {schema.SERVICE_NAME: "keystone"}},
                                                  {"term": {schema.HTTP_STATUS: 401}}]}}
-        body = {"query": whole, "aggs": {"kinds": {"filters": {"filters": filters}, "aggs": {"hours": {
-            "date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h", "min_doc_count": 1}}}}}}
-        kinds = self._search(**body)["aggregations"]["kinds"]["buckets"]
+        kinds = self.source.aggregate(whole, {"kinds": {"filters": {"filters": filters}, "aggs": {"hours": {
+            "date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h", "min_doc_count": 1}}}}})
+        kinds = kinds["kinds"]["buckets"]
         for kind, bucket_ in kinds.items():
             for h in bucket_["hours"]["buckets"]:
                 stamp = stamp_of_millis(h["key"])

@@ -25,13 +25,12 @@ class ElasticsearchSource:
                page_size: int | None = None) -> Iterator[dict]:
         """Every event matching an Elasticsearch query, in :data:`SORT_FIELDS` order, page by page
         (only ``fields`` of each, if given; pages of ``page_size``, else the source's)."""
-        sort = _SORT
         found = 0
         after = None
         page_size = min(page_size or self.page_size, self.page_size)
         while limit is None or found < limit:
             size = page_size if limit is None else min(page_size, limit - found)
-            body = {"query": query, "sort": sort, "size": size, "track_total_hits": False}
+            body = {"query": query, "sort": _SORT, "size": size, "track_total_hits": False}
             if after is not None:
                 body["search_after"] = after
             if fields is not None:
@@ -65,6 +64,12 @@ class ElasticsearchSource:
                 found.append(hits[0]["_source"] if hits else None)
         return found
 
+    def aggregate(self, query: dict, aggs: dict) -> dict:
+        """The aggregations of the events matching ``query`` (no events), in one round trip."""
+        self.round_trips += 1
+        return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0,
+                                  track_total_hits=False, query=query, aggs=aggs).get("aggregations", {})
+
     def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
         """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
         after = None
@@ -72,11 +77,7 @@ class ElasticsearchSource:
             composite = {"size": page, "sources": sources}
             if after:
                 composite["after"] = after
-            self.round_trips += 1
-            result = self.client.search(
-                index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0, track_total_hits=False,
-                query=query, aggs={"c": {"composite": composite, **({"aggs": aggs} if aggs else {})}},
-            )["aggregations"]["c"]
+            result = self.aggregate(query, {"c": {"composite": composite, **({"aggs": aggs} if aggs else {})}})["c"]
             yield from result["buckets"]
             after = result.get("after_key")
             if not after or len(result["buckets"]) < page:

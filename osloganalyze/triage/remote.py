@@ -41,8 +41,5 @@ class ElasticsearchFetcher:
     def _near(self, kind: str, value: str) -> list[str]:
         field = schema.REQUEST_ID if kind == "request" else schema.INSTANCE_UUID
         prefix = value[:12] if kind == "request" else value[:8]
-        self.source.round_trips += 1
-        answer = self.source.client.search(index=self.source.index, size=0, ignore_unavailable=True,
-                                           allow_no_indices=True, query={"prefix": {field: prefix}},
-                                           aggs={"ids": {"terms": {"field": field, "size": 20}}})
-        return sorted(b["key"] for b in answer.get("aggregations", {}).get("ids", {}).get("buckets", []))
+        answer = self.source.aggregate({"prefix": {field: prefix}}, {"ids": {"terms": {"field": field, "size": 20}}})
+        return sorted(b["key"] for b in answer.get("ids", {}).get("buckets", []))
