@@ -137,6 +137,17 @@ def _elasticsearch(tree: Path, stamp: str, heap: str) -> tuple[es_node.Node, str
     return node, url
 
 
+def _stop_and_drop_caches() -> None:
+    """Stop the benchmark's node and empty the OS page cache, so the run reads its indices from disk."""
+    es_node.Node(es_node.CACHE / "nodes" / "bench-report").stop()
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+        print("node restarted, OS page cache dropped")
+    except OSError as exc:
+        print(f"node restarted; the OS page cache could not be dropped ({exc.strerror}): not a cold run")
+
+
 def _summary(name: str, wall: float, report: dict, peak: float, extra: str = "") -> None:
     period = report["totals"]["events"]
     print(f"{name}: {period:,} events in the 24 h period, {report['totals']['errors']:,} errors, "
@@ -159,6 +170,8 @@ def main() -> int:
                         help="baseline hosts as a share of the period's (1.0: every day as busy)")
     parser.add_argument("--heap", default="4g", help="the Elasticsearch node's heap (default 4g)")
     parser.add_argument("--keep-node", action="store_true", help="leave the node running afterwards")
+    parser.add_argument("--cold", action="store_true",
+                        help="the worst case: restart the node and drop the OS page cache (as root) before the run")
     args = parser.parse_args()
     tree, size, hosts, baseline_hosts, stamp = build_tree(args.events, args.baseline_days, args.baseline_share)
     print(f"tree: {size / 2**30:.2f} GiB, {hosts} hosts in the period, {baseline_hosts} on each of "
@@ -166,6 +179,8 @@ def main() -> int:
     window = ["--since", DAY.strftime("%Y-%m-%d"), "--until", (DAY + timedelta(days=1)).strftime("%Y-%m-%d"),
               "--baseline", f"{args.baseline_days}d", "--json"]
     if args.source in ("es", "both"):
+        if args.cold:
+            _stop_and_drop_caches()
         node, url = _elasticsearch(tree, stamp, args.heap)
         try:
             # a nightly report asks about a new day: nothing of it is in the node's caches (the

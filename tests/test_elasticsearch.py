@@ -135,6 +135,27 @@ def test_first_events_and_a_failed_msearch_item(es_url):
     assert "HTTP 400" in line and "not a date" in line and "\n" not in line
 
 
+def test_a_failed_shard_is_an_error_not_fewer_events(es_url):
+    """Elasticsearch answers 200 with the shards it could search; osla asks for all or nothing,
+    so a shard that cannot run the query is an error, not a day of counts silently gone."""
+    from elasticsearch import ApiError
+    client = Elasticsearch(es_url)
+    for name, kind in (("partial-a", "keyword"), ("partial-b", "long")):
+        client.options(ignore_status=404).indices.delete(index=name)
+        client.indices.create(index=name, mappings={"properties": {"x": {"type": kind}}})
+        client.index(index=name, document={"x": "7"}, refresh=True)
+    query = {"term": {"x": "seven"}}  # not a number: the long-typed index's shard fails
+    answer = client.search(index="partial-*", query={"bool": {"should": [query, {"exists": {"field": "x"}}]}})
+    assert answer["_shards"]["failed"] == 1 and answer["hits"]["total"]["value"] == 1  # the default: partial
+    source = ElasticsearchSource(client, "partial")
+    for ask in (lambda: list(source.search({"bool": {"should": [query, {"exists": {"field": "x"}}]}})),
+                lambda: source.aggregate({"bool": {"should": [query, {"exists": {"field": "x"}}]}},
+                                         {"n": {"value_count": {"field": "_index"}}}),
+                lambda: source.first_events([{"bool": {"should": [query, {"exists": {"field": "x"}}]}}])):
+        with pytest.raises(ApiError):
+            ask()
+
+
 def test_instance_query_finds_events_on_both_hosts(es_url):
     events = list(parse_paths([BUNDLE]))
     instance = next(e[S.INSTANCE_UUID] for e in events if e.get(S.INSTANCE_UUID) and e[S.HOST_NAME] == "hp-ms-01-c30")

@@ -188,6 +188,30 @@ def test_regex_translation_to_lucene():
     assert required_literals(r"\d+|x") is None
 
 
+def test_text_conditions_on_one_field_become_one_regexp():
+    """Each wildcard or regexp query walks the field's whole term dictionary: an 'any' of text
+    conditions on one field is one regexp, within Elasticsearch's 1,000-character limit."""
+    import json
+
+    from osloganalyze.rules.to_elasticsearch import MAX_REGEX_LENGTH, compile_query
+    texts = [f"text number {n}" for n in range(8)]
+    query = compile_query(parse_match({"message": {"contains": texts}}))
+    assert query["regexp"]["message.keyword"]["value"] == ".*(" + "|".join(texts) + ").*"
+    mixed = compile_query(parse_match({"any": [
+        {"message": {"contains": "a.b"}}, {"message": {"starts_with": "Head"}}, {"message": {"regex": "^x|y$"}},
+        {"message": {"regex": "Case", "ignore_case": True}}, {"log.level": "CRITICAL"}]}))
+    should = mixed["bool"]["should"]
+    assert [next(iter(q)) for q in should] == ["regexp", "regexp", "term"]
+    assert should[0]["regexp"]["message.keyword"]["value"] == r"(.*(a\.b).*)|((Head).*)|((x).*)|(.*(y))"
+    assert should[1]["regexp"]["message.keyword"] == {"value": ".*(Case).*", "flags": "ALL",
+                                                      "max_determinized_states": 100000, "case_insensitive": True}
+    many = compile_query(parse_match({"message": {"contains": [f"{n:04d} " + "w" * 40 for n in range(100)]}}))
+    values = [q["regexp"]["message.keyword"]["value"] for q in many["bool"]["should"]]
+    assert len(values) > 1 and all(len(v) <= MAX_REGEX_LENGTH for v in values)
+    assert all(f"{n:04d} " in "".join(values) for n in range(100))
+    assert "wildcard" in json.dumps(compile_query(parse_match({"message": {"contains": "alone"}})))
+
+
 def test_condition_errors_are_specific():
     with pytest.raises(ConditionError, match="ignore_case only goes with regex"):
         parse_match({"message": {"contains": "x", "ignore_case": True}})

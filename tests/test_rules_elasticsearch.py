@@ -19,6 +19,12 @@ PREFIX = "rulecheck"
 RULES = load_rules()
 
 
+# eight texts whose union as separate '.*text.*' regexps is too complex for Lucene to determinize
+_MANY_TEXTS = ["No valid backend was found", "MySQL server has gone away", "Lost connection to MySQL server",
+               "AMQP server on", "Timed out waiting for a reply", "Unable to establish connection to",
+               "No valid host was found", "Connection refused"]
+
+
 def _edge_events() -> list[dict]:
     """Events made to sit on the boundaries where the two engines could disagree."""
     base = {S.HOST_NAME: "edge", S.LOG_FILE_PATH: "/edge.log", S.TIMESTAMP: "2024-05-01T12:00:00.000Z"}
@@ -40,6 +46,9 @@ def _edge_events() -> list[dict]:
         {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.MESSAGE: "Unhandled\n" + "z" * (S.TEXT_KEYWORD_LIMIT + 9)},
         {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.MESSAGE: "Unhandled\n" + "z" * 10},
         {S.LOG_LEVEL: "CRITICAL", S.LOG_LOGGER: "nova", S.ERROR_TYPE: "E" * 1100, S.MESSAGE: "Unhandled"},
+        *({S.MESSAGE: f"at {n}: {text} (retrying)"} for n, text in enumerate(_MANY_TEXTS)),
+        {S.MESSAGE: "Lost connection to MySQL server during query", S.LOG_LEVEL: "ERROR"},
+        {S.MESSAGE: "lost connection to mysql server", S.LOG_LEVEL: "ERROR"},
     ]
     return [dict(base, **{S.LOG_OFFSET: i}, **shape) for i, shape in enumerate(shapes)]
 
@@ -66,6 +75,15 @@ EDGE_CONDITIONS = [
     {"tags": {"contains": "runc"}},
     {"log.level": {"at_least": "ERROR"}},
     {"not": {"log.level": {"at_least": "ERROR"}}},
+    # text conditions on one field inside an 'any' become one regexp (each regexp walks the terms)
+    {"message": {"contains": _MANY_TEXTS}},
+    {"any": [{"message": {"contains": _MANY_TEXTS[:4]}}, {"message": {"starts_with": "Lost connection"}},
+             {"message": {"regex": r"^lost .* server$"}}, {"message": {"regex": r"gone (away|home)"}},
+             {"log.level": "CRITICAL"}]},
+    {"any": [{"message": {"regex": "^lost connection", "ignore_case": True}}, {"message": {"contains": "retrying"}}]},
+    {"not": {"any": [{"message": {"contains": _MANY_TEXTS[4:]}}, {"message": {"regex": r"\(retrying\)$"}}]}},
+    {"any": [{"message": {"contains": [f"{n}: {t}" for n, t in enumerate(_MANY_TEXTS)] * 6}},
+             {"message": {"contains": "Unhandled"}}]},  # over 1,000 characters: two regexps
 ]
 
 
@@ -89,7 +107,8 @@ def _both(indexed, node):
     client, events = indexed
     test = compile_predicate(node)
     local = {doc_id(e) for e in events if test(e)}
-    hits = client.search(index=f"{PREFIX}-*", query=compile_query(node), size=10000, _source=False)["hits"]["hits"]
+    hits = client.search(index=f"{PREFIX}-*", query=compile_query(node), size=10000, _source=False,
+                         allow_partial_search_results=False)["hits"]["hits"]
     return local, {hit["_id"] for hit in hits}
 
 

@@ -7,6 +7,8 @@ engine's aggregations and searches for the findings.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from .. import schema
 from ..parse.timestamps import stamp_of_millis
 from ..query import EventQuery
@@ -21,10 +23,15 @@ from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint, keys
 
 PAGE = 10000  # buckets per composite page: each page scans every matching event again
 SAMPLE = 100  # events brought back per signature bucket that may hold several signatures
+CONCURRENT = 2  # searches in flight: the findings, and the tally's parts one after another
 SAMPLED_PAGE = 100  # buckets per page when each brings its samples (tracebacks: memory stays bounded)
 _EXAMPLE_FIELDS = [schema.TIMESTAMP, schema.SERVICE_NAME, schema.HOST_NAME, schema.LOG_LEVEL, schema.MESSAGE,
                    schema.ERROR_TYPE, schema.ERROR_MESSAGE, schema.ERROR_STACK_TRACE, schema.HTTP_STATUS,
                    schema.HTTP_METHOD, schema.URL_ORIGINAL, schema.REQUEST_ID, schema.INSTANCE_UUID]
+
+
+def _terms(name: str, field: str) -> dict:
+    return {name: {"terms": {"field": field, "missing_bucket": True}}}
 
 
 def _range(since: str, until: str) -> dict:
@@ -42,36 +49,46 @@ class RemoteTally:
         return self.source.round_trips
 
     def collect(self) -> tuple[Tally, Collector]:
-        period, tally = self.period, self.tally
+        """The tally and the findings. The parts are independent searches, run :data:`CONCURRENT`
+        at a time (the server answers a one-day search on one shard with about one core)."""
+        period = self.period
         whole = _range(period.baseline_start, period.end)
-        self._totals()
-        terms = lambda name, field: {name: {"terms": {"field": field, "missing_bucket": True}}}  # noqa: E731
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            findings = pool.submit(ElasticsearchEngine(self.rules, self.source).scan,
+                                   EventQuery(since=period.start, until=period.end))
+            parts = [pool.submit(part) for part in (
+                self._totals, self._spikes, self._requests, lambda: self._keystone(whole),
+                lambda: self._signatures("period", _range(period.start, period.end)),
+                lambda: self._signatures("baseline", _range(period.baseline_start, period.start)))]
+            for part in parts:
+                part.result()
+            return self.tally, findings.result()
+
+    def _spikes(self) -> None:
+        """WARNING and above per service, host, level and hour, over the baseline and the period."""
+        query = {"bool": {"filter": [_range(self.period.baseline_start, self.period.end),
+                                     {"terms": {schema.LOG_LEVEL: list(COUNTED_LEVELS)}}]}}
         hour = {"hour": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": "1h"}}}
-        # spikes: WARNING+ per service, host, level, hour
-        query = {"bool": {"filter": [whole, {"terms": {schema.LOG_LEVEL: list(COUNTED_LEVELS)}}]}}
-        for b in self.source.composite(query, [terms("service", schema.SERVICE_NAME), terms("host", schema.HOST_NAME),
-                                              terms("level", schema.LOG_LEVEL), hour], page=PAGE):
+        levels = self.tally.levels
+        for b in self.source.composite(query, [_terms("service", schema.SERVICE_NAME), _terms("host", schema.HOST_NAME),
+                                              _terms("level", schema.LOG_LEVEL), hour], page=PAGE):
             k = b["key"]
-            tally.levels[(k["service"] or "?", k["host"] or "?", k["level"], stamp_of_millis(k["hour"]))] += b["doc_count"]
-        # 5xx rates: requests per service, URL and 10 minutes; ids in URLs are masked here, as
-        # bucket keys (a painless runtime field could mask on the server, but not every cluster
-        # has painless, and the buckets are already counts, not events)
+            levels[(k["service"] or "?", k["host"] or "?", k["level"], stamp_of_millis(k["hour"]))] += b["doc_count"]
+
+    def _requests(self) -> None:
+        """Requests and 5xx per service, endpoint and 10 minutes of the period. Ids in URLs are
+        masked here, as bucket keys (a painless runtime field could mask on the server, but not
+        every cluster has painless, and the buckets are already counts, not events)."""
+        period = self.period
         query = {"bool": {"filter": [_range(period.start, period.end), {"exists": {"field": schema.HTTP_STATUS}}]}}
         window = {"window": {"date_histogram": {"field": schema.TIMESTAMP, "fixed_interval": f"{WINDOW}s"}}}
         errors = {"errors": {"filter": {"range": {schema.HTTP_STATUS: {"gte": 500}}},
                              "aggs": {"example": self._first_with(schema.REQUEST_ID)}}}
-        for b in self.source.composite(query, [terms("service", schema.SERVICE_NAME), terms("method", schema.HTTP_METHOD),
-                                              terms("url", schema.URL_ORIGINAL), window], errors, PAGE):
+        for b in self.source.composite(query, [_terms("service", schema.SERVICE_NAME), _terms("method", schema.HTTP_METHOD),
+                                              _terms("url", schema.URL_ORIGINAL), window], errors, PAGE):
             k, err = b["key"], b["errors"]
-            tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), stamp_of_millis(k["window"]),
-                               b["doc_count"], err["doc_count"], _first_value(err["example"], schema.REQUEST_ID))
-        # error signatures, period and baseline
-        for where, since, until in (("period", period.start, period.end),
-                                    ("baseline", period.baseline_start, period.start)):
-            self._signatures(where, _range(since, until))
-        self._keystone(whole)
-        findings = ElasticsearchEngine(self.rules, self.source).scan(EventQuery(since=period.start, until=period.end))
-        return tally, findings
+            self.tally.add_requests(k["service"] or "?", endpoint(k["method"], k["url"]), stamp_of_millis(k["window"]),
+                                    b["doc_count"], err["doc_count"], _first_value(err["example"], schema.REQUEST_ID))
 
     @staticmethod
     def _first_with(field: str) -> dict:

@@ -65,7 +65,6 @@ class Regex:
     field: str
     pattern: str
     ignore_case: bool
-    lucene: str  # the same pattern for Elasticsearch's regexp query, unanchored like re.search
 
 
 @dataclass(frozen=True)
@@ -187,12 +186,12 @@ def _value_condition(name, op, arg, numeric, spec, where):
         raise ConditionError(f"{where}: ignore_case takes true or false")
     try:
         re.compile(arg)
-        lucene = to_lucene(arg)
+        to_lucene(arg)  # Elasticsearch can run it
     except re.error as exc:
         raise ConditionError(f"{where}: bad regex {arg!r}: {exc}") from None
     except RegexNotPortable as exc:
         raise ConditionError(f"{where}: regex {arg!r} cannot run in Elasticsearch: {exc}") from None
-    return Regex(name, arg, ignore_case, lucene)
+    return Regex(name, arg, ignore_case)
 
 
 def fields_of(node) -> set[str]:

@@ -4,18 +4,20 @@ queries. Both build the same condition per rule (:func:`effective_condition`) an
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .. import schema
 from ..parse.timestamps import stamp_of_millis
-from ..query import EventQuery
-from .conditions import All, Any, Equals, Not, StartsWith
+from ..query import SORT_FIELDS, EventQuery, order
+from .conditions import All, Any, Equals, Not, StartsWith, fields_of
 from .findings import IDS_KEPT, Collector, correlation_values, keep_earliest
 from .model import Rule
 from .signature import signature
 from .to_elasticsearch import compile_query
+from ..sources.elasticsearch import SORT
 from .to_python import compile_matcher, compile_predicate
 
+RULES_PER_COUNT = 8  # rules counted per request
 ESCALATION_BATCH = 1000  # correlation values per Elasticsearch terms query
 _MESSAGE_KEYWORD = f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}"
 # Hits whose signature is their masked message (no error type, no HTTP status) and whose message,
@@ -25,14 +27,19 @@ _COUNTABLE = {"bool": {"must_not": [
     {"exists": {"field": schema.ERROR_TYPE}}, {"exists": {"field": schema.HTTP_STATUS}},
     {"terms": {"_ignored": [schema.ERROR_TYPE, _MESSAGE_KEYWORD]}}]}}
 COUNT_PAGE = 5000  # buckets per page (each page evaluates the rule over the range again)
+SLIM_PAGE = 10000  # events per page when only a few short fields come back
 HITS_PAGE = 2000  # events per page (a traceback with its event.original can be 40 kB: memory)
 _COUNT_BY = [{name: {"terms": {"field": field, "missing_bucket": True}}} for name, field in
              (("message", _MESSAGE_KEYWORD), ("service", schema.SERVICE_NAME), ("host", schema.HOST_NAME))]
-_COUNT_AGGS = {
-    "first": {"min": {"field": schema.TIMESTAMP}}, "last": {"max": {"field": schema.TIMESTAMP}},
-    **{name: {"terms": {"field": field, "size": IDS_KEPT, "order": {"first": "asc"}},  # the earliest ids
-              "aggs": {"first": {"min": {"field": schema.TIMESTAMP}}}}
-       for name, field in (("requests", schema.REQUEST_ID), ("instances", schema.INSTANCE_UUID))}}
+_COUNT_AGGS = {"first": {"min": {"field": schema.TIMESTAMP}}, "last": {"max": {"field": schema.TIMESTAMP}}}
+# a signature's first event and earliest distinct ids (exact over shards: an id among the first
+# IDS_KEPT overall is among the first IDS_KEPT of the shard holding its first event)
+_DETAILS = {"example": {"top_hits": {"size": 1, "sort": SORT}},
+            **{name: {"terms": {"field": field, "size": IDS_KEPT, "order": [{"first": "asc"}, {"_key": "asc"}]},
+                      "aggs": {"first": {"min": {"field": schema.TIMESTAMP}}}}
+               for name, field in (("requests", schema.REQUEST_ID), ("instances", schema.INSTANCE_UUID))}}
+SIGNATURES_PER_SEARCH = 1000  # filters per search (each with up to 11 buckets: search.max_buckets)
+TERMS_PER_FILTER = 10000  # messages per terms query (index.max_terms_count is 65,536)  # messages per terms query (index.max_terms_count is 65,536)
 
 
 def base_condition(rule: Rule):
@@ -89,32 +96,39 @@ class LocalEngine:
 
 
 class ElasticsearchEngine:
-    """Per rule: a composite aggregation counting the hits that differ only by message, host
-    and service, one msearch for an example of each signature, and a search (paged) for the
-    other hits; escalating and threshold rules get every hit, plus one terms search per
-    escalating rule."""
+    """First one count per :data:`RULES_PER_COUNT` rules; then, per rule with hits, a composite
+    aggregation counting the hits that differ only by message, host and service, one search for
+    each signature's first event and earliest ids, and a search (paged) for the other hits;
+    escalating and threshold rules get every hit, plus one terms search per escalating rule."""
 
     def __init__(self, rules: list[Rule], source):
         self.rules = rules
         self.source = source  # sources.elasticsearch.ElasticsearchSource
 
-    def query(self, rule: Rule, query: EventQuery | None = None) -> dict:
-        clauses = [compile_query(effective_condition(rule))]
+    def query(self, rule: Rule, query: EventQuery | None = None, condition=None) -> dict:
+        """The rule's search (its effective condition, or ``condition``) within ``query``."""
+        clauses = [compile_query(condition or effective_condition(rule))]
         if query is not None and query != EventQuery():
             clauses.append(query.to_elasticsearch())
         return {"bool": {"filter": clauses}}
 
     def scan(self, query: EventQuery | None = None, progress: Callable[[int], None] | None = None) -> Collector:
         collector = Collector()
+        hits = self._hit_counts(query)
         for rule in self.rules:
+            total, countable = hits[rule.id]
+            if not total:
+                continue
             hit_keys: set = set()
-            condition = self.query(rule, query)
-            if rule.escalate_when is None and rule.threshold is None:
-                self._count(rule, condition, collector)
-                if progress is not None:
-                    progress(collector.hits)
-                condition = {"bool": {"filter": [condition], "must_not": [_COUNTABLE]}}
-            for event in self.source.search(condition, page_size=HITS_PAGE):
+            simple = rule.escalate_when is None and rule.threshold is None
+            if simple:
+                if countable:
+                    self._count(rule, self.query(rule, query), collector)
+                    if progress is not None:
+                        progress(collector.hits)
+                if total == countable:
+                    continue
+            for event in self._sent(rule, query, uncountable=simple):
                 collector.add(rule, event)
                 if rule.escalate_when is not None:
                     hit_keys |= correlation_values(event, rule.escalate_when.same)
@@ -125,17 +139,50 @@ class ElasticsearchEngine:
         collector.events = None  # the server does not say how many events it looked at
         return collector
 
+    def _hit_counts(self, query: EventQuery | None) -> dict[str, tuple[int, int]]:
+        """Rule id -> (hits, hits the server can count) of the rule's base condition (a superset
+        of what it reports), :data:`RULES_PER_COUNT` rules per request: most rules find nothing
+        on most days, and then cost no more than this. (All rules' automata in one request
+        overflow a 512 MB node's memory.)"""
+        scope = query.to_elasticsearch() if query is not None and query != EventQuery() else {"match_all": {}}
+        counts = {}
+        for start in range(0, len(self.rules), RULES_PER_COUNT):
+            rules = {str(n): rule for n, rule in enumerate(self.rules[start:start + RULES_PER_COUNT])}  # valid keys
+            answer = self.source.aggregate(scope, {"rules": {
+                "filters": {"filters": {n: compile_query(base_condition(rule)) for n, rule in rules.items()}},
+                "aggs": {"countable": {"filter": _COUNTABLE}}}})["rules"]["buckets"]
+            counts.update({rule.id: (answer[n]["doc_count"], answer[n]["countable"]["doc_count"])
+                           for n, rule in rules.items()})
+        return counts
+
+    def _sent(self, rule: Rule, query: EventQuery | None, uncountable: bool) -> Iterator[dict]:
+        """The rule's hits as events (only those the server cannot count, if ``uncountable``).
+        A rule that others supersede (python-traceback: 32 of them) is searched by its base
+        condition: the server fetches only the fields the superseding conditions look at, they
+        are tested here, and the events left are fetched whole. Asked of the server, the
+        superseding patterns walk their term dictionaries again for every page."""
+        def narrowed(condition: dict) -> dict:
+            return {"bool": {"filter": [condition], "must_not": [_COUNTABLE]}} if uncountable else condition
+        if not rule.superseded_by:
+            yield from self.source.search(narrowed(self.query(rule, query)), page_size=HITS_PAGE)
+            return
+        superseding = Any(tuple(base_condition(s) for s in rule.superseded_by))
+        superseded = compile_predicate(superseding)
+        fields = sorted(fields_of(superseding) | set(SORT_FIELDS))
+        kept = [(index, doc_id) for index, doc_id, event in self.source.search(
+            narrowed(self.query(rule, query, base_condition(rule))), fields=fields, page_size=SLIM_PAGE,
+            addressed=True) if not superseded(event)]
+        for start in range(0, len(kept), HITS_PAGE):
+            yield from self.source.documents(kept[start:start + HITS_PAGE])
+
     def _count(self, rule: Rule, condition: dict, collector: Collector) -> None:
         """Add the rule's countable hits to ``collector`` as the server counts them."""
         countable = {"bool": {"filter": [condition, _COUNTABLE]}}
         groups: dict[str, list[dict]] = {}  # signature -> its buckets
         for b in self.source.composite(countable, _COUNT_BY, _COUNT_AGGS, COUNT_PAGE):
             groups.setdefault(signature({schema.MESSAGE: b["key"]["message"]}), []).append(b)
-        # an example per signature: the first event of its earliest bucket
-        examples = self.source.first_events([
-            {"bool": {"filter": [countable] + _bucket_filters(min(buckets, key=_first_millis))}}
-            for buckets in groups.values()])
-        for (sig, buckets), example in zip(groups.items(), examples):
+        for (sig, buckets), (example, request_ids, instance_uuids) in zip(groups.items(),
+                                                                          self._details(countable, groups)):
             if example is None:  # the events went away between the two requests
                 continue
             services: Counter = Counter()
@@ -147,8 +194,35 @@ class ElasticsearchEngine:
             lasts = [b["last"]["value"] for b in buckets if b["last"]["value"] is not None]
             collector.add_counted(
                 rule, sig, sum(b["doc_count"] for b in buckets), stamp_of_millis(min(firsts, default=None)),
-                stamp_of_millis(max(lasts, default=None)), services, hosts,
-                _earliest_keys(buckets, "requests"), _earliest_keys(buckets, "instances"), example)
+                stamp_of_millis(max(lasts, default=None)), services, hosts, request_ids, instance_uuids, example)
+
+    def _details(self, countable: dict, groups: dict[str, list[dict]]) -> list[tuple]:
+        """Per signature: its first event, and its earliest request ids and instance uuids
+        (id -> first stamp). One search per :data:`SIGNATURES_PER_SEARCH` signatures, a filter
+        per signature on its messages (:data:`TERMS_PER_FILTER` at most, else several): the
+        rule's patterns are compiled once, and the terms aggregations run on one signature's
+        events (under every composite bucket they cost five times the counting)."""
+        filters, owners = [], []
+        for n, buckets in enumerate(groups.values()):
+            messages = sorted({b["key"]["message"] for b in buckets if b["key"]["message"] is not None})
+            chunks: list = [messages[i:i + TERMS_PER_FILTER] for i in range(0, len(messages), TERMS_PER_FILTER)]
+            if any(b["key"]["message"] is None for b in buckets):
+                chunks.append(None)
+            filters += [_with_messages(chunk) for chunk in chunks]
+            owners += [n] * len(chunks)
+        details = [[None, {}, {}] for _ in groups]
+        for start in range(0, len(filters), SIGNATURES_PER_SEARCH):
+            batch = {str(i): filters[i] for i in range(start, min(start + SIGNATURES_PER_SEARCH, len(filters)))}
+            answer = self.source.aggregate(countable, {"signatures": {"filters": {"filters": batch}, "aggs": _DETAILS}})
+            for i, found in answer["signatures"]["buckets"].items():
+                kept = details[owners[int(i)]]
+                example = found["example"]["hits"]["hits"]
+                if example and (kept[0] is None or order(example[0]["_source"]) < order(kept[0])):
+                    kept[0] = example[0]["_source"]
+                for ids, name in ((kept[1], "requests"), (kept[2], "instances")):
+                    for t in found[name]["buckets"]:
+                        keep_earliest(ids, t["key"], stamp_of_millis(t["first"]["value"]))
+        return [tuple(d) for d in details]
 
     def _escalating(self, rule: Rule, values: list, query: EventQuery | None) -> set:
         """Those of ``values`` that an event matching the escalation condition shares."""
@@ -166,26 +240,10 @@ class ElasticsearchEngine:
         return found
 
 
-def _bucket_filters(bucket: dict) -> list[dict]:
-    """Filters selecting exactly the events of one composite bucket of :data:`_COUNT_BY`."""
-    filters = []
-    for source in _COUNT_BY:
-        (name, spec), = source.items()
-        field, value = spec["terms"]["field"], bucket["key"][name]
-        filters.append({"term": {field: value}} if value is not None
-                       else {"bool": {"must_not": {"exists": {"field": field}}}})
-    return filters
+def _with_messages(messages: list[str] | None) -> dict:
+    """Events with one of these whole messages (None: with no message)."""
+    if messages is None:
+        return {"bool": {"must_not": {"exists": {"field": _MESSAGE_KEYWORD}}}}
+    return {"terms": {_MESSAGE_KEYWORD: messages}}
 
 
-def _first_millis(bucket: dict) -> float:
-    value = bucket["first"]["value"]
-    return value if value is not None else float("inf")
-
-
-def _earliest_keys(buckets: list[dict], name: str) -> dict:
-    """The earliest distinct values over the buckets' terms aggregations, value -> first stamp."""
-    kept: dict = {}
-    for b in buckets:
-        for t in b[name]["buckets"]:
-            keep_earliest(kept, t["key"], stamp_of_millis(t["first"]["value"]))
-    return kept

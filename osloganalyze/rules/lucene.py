@@ -10,6 +10,7 @@ author hears which construct at load time). Local matching uses the flags
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
 
@@ -33,20 +34,48 @@ class RegexNotPortable(ValueError):
     """A Python regex feature Lucene has no equivalent for."""
 
 
+Alternative = tuple  # (anchored at the start, the Lucene regexp between, anchored at the end)
+
+
 def to_lucene(pattern: str) -> str:
     """The Lucene regexp matching a term wherever ``re.search(pattern, term)`` would."""
+    return union(alternatives(pattern))
+
+
+@lru_cache(maxsize=None)
+def alternatives(pattern: str) -> tuple[Alternative, ...]:
+    """The pattern's top-level alternatives ('a|^b$': each anchored on its own)."""
     parsed = list(sre_parse.parse(pattern, PYTHON_FLAGS))
-    if len(parsed) == 1 and parsed[0][0] is C.BRANCH:  # 'a|^b$': each alternative anchored on its own
-        return "|".join(f"({_anchored(list(alt))})" for alt in parsed[0][1][1])
-    return _anchored(parsed)
+    if len(parsed) == 1 and parsed[0][0] is C.BRANCH:
+        return tuple(_alternative(list(alt)) for alt in parsed[0][1][1])
+    return (_alternative(parsed),)
 
 
-def _anchored(parsed: list) -> str:
+def literal(text: str, at_start: bool = False) -> Alternative:
+    """The alternative matching terms that contain ``text`` (or start with it)."""
+    return (at_start, "".join(_literal(c) for c in text), False)
+
+
+def union(alts) -> str:
+    """One Lucene regexp matching a term wherever one of ``alts`` would. The unanchored ones
+    share a single ``.*(a|b).*``: Lucene determinizes that into an automaton the size of the
+    texts, where a union of separate ``.*a.*`` terms soon exceeds its limit (8 short texts
+    already do)."""
+    free = [core for head, core, tail in alts if not head and not tail]
+    parts = []
+    if free:
+        parts.append(".*" if "" in free else ".*(" + "|".join(free) + ").*")
+    for head, core, tail in alts:
+        if head or tail:
+            parts.append(("" if head else ".*") + (f"({core})" if core else "") + ("" if tail else ".*"))
+    return parts[0] if len(parts) == 1 else "|".join(f"({part})" for part in parts)
+
+
+def _alternative(parsed: list) -> Alternative:
     head = bool(parsed) and parsed[0] == (C.AT, C.AT_BEGINNING)
     tail = bool(parsed) and parsed[-1] == (C.AT, C.AT_END)
     body = parsed[1 if head else 0:len(parsed) - (1 if tail else 0)]
-    core = _sequence(body)
-    return ("" if head else ".*") + (f"({core})" if core else "") + ("" if tail else ".*")
+    return head, _sequence(body), tail
 
 
 def _sequence(items) -> str:

@@ -1,49 +1,69 @@
 """Elasticsearch as a source: the same EventQuery as local trees, answered by the server."""
 from __future__ import annotations
 
+import threading
 from typing import Iterator
 
 from ..query import SORT_FIELDS, EventQuery
 
-_SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
+SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
 MSEARCH_BATCH = 200  # searches per msearch request
+# Every search either answers from every shard or fails: by default Elasticsearch answers 200 with
+# the shards it could search (one failed shard, and a day's counts silently drop to nothing).
+_WHOLE = {"ignore_unavailable": True, "allow_no_indices": True, "allow_partial_search_results": False}
 
 
 class ElasticsearchSource:
-    """Events in '<prefix>-*' indices. ``round_trips`` counts the requests made."""
+    """Events in '<prefix>-*' indices. ``round_trips`` counts the requests made (threads may
+    share one source)."""
 
     def __init__(self, client, prefix: str = "openstack", page_size: int = 5000):
         self.client = client
         self.index = f"{prefix}-*"
         self.page_size = page_size
         self.round_trips = 0
+        self._lock = threading.Lock()
+
+    def _trip(self) -> None:
+        with self._lock:
+            self.round_trips += 1
 
     def events(self, query: EventQuery, limit: int | None = None) -> list[dict]:
         return list(self.search(query.to_elasticsearch(), limit))
 
     def search(self, query: dict, limit: int | None = None, fields: list[str] | None = None,
-               page_size: int | None = None) -> Iterator[dict]:
+               page_size: int | None = None, addressed: bool = False) -> Iterator:
         """Every event matching an Elasticsearch query, in :data:`SORT_FIELDS` order, page by page
-        (only ``fields`` of each, if given; pages of ``page_size``, else the source's)."""
+        (only ``fields`` of each, if given; pages of ``page_size``, else the source's); with
+        ``addressed``, (index, id, event) triples."""
         found = 0
         after = None
         page_size = min(page_size or self.page_size, self.page_size)
         while limit is None or found < limit:
             size = page_size if limit is None else min(page_size, limit - found)
-            body = {"query": query, "sort": _SORT, "size": size, "track_total_hits": False}
+            body = {"query": query, "sort": SORT, "size": size, "track_total_hits": False}
             if after is not None:
                 body["search_after"] = after
             if fields is not None:
                 body["source_includes"] = fields
-            self.round_trips += 1
-            hits = self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True,
-                                      **body)["hits"]["hits"]
+            self._trip()
+            hits = self.client.search(index=self.index, **_WHOLE, **body)["hits"]["hits"]
             for hit in hits:
-                yield hit["_source"]
+                yield (hit["_index"], hit["_id"], hit["_source"]) if addressed else hit["_source"]
             found += len(hits)
             if len(hits) < size:
                 break
             after = hits[-1]["sort"]
+
+    def documents(self, addresses: list[tuple[str, str]]) -> list[dict]:
+        """The events at these (index, id) addresses, in that order (one request); events
+        deleted meanwhile are left out."""
+        self._trip()
+        docs = self.client.mget(docs=[{"_index": index, "_id": doc_id} for index, doc_id in addresses])["docs"]
+        for doc in docs:
+            if "error" in doc:
+                raise _response_error(doc)
+        return [doc["_source"] for doc in docs if doc.get("found")]
 
     def first_events(self, queries: list[dict], fields: list[str] | None = None) -> list[dict | None]:
         """The first event (in :data:`SORT_FIELDS` order) matching each query, or None; one
@@ -52,11 +72,11 @@ class ElasticsearchSource:
         for start in range(0, len(queries), MSEARCH_BATCH):
             searches: list[dict] = []
             for query in queries[start:start + MSEARCH_BATCH]:
-                body = {"query": query, "size": 1, "sort": _SORT, "track_total_hits": False}
+                body = {"query": query, "size": 1, "sort": SORT, "track_total_hits": False}
                 if fields is not None:
                     body["_source"] = fields
-                searches += [{"index": self.index, "ignore_unavailable": True, "allow_no_indices": True}, body]
-            self.round_trips += 1
+                searches += [{"index": self.index, **_WHOLE}, body]
+            self._trip()
             for response in self.client.msearch(searches=searches)["responses"]:
                 if "error" in response:
                     raise _response_error(response)
@@ -66,9 +86,9 @@ class ElasticsearchSource:
 
     def aggregate(self, query: dict, aggs: dict) -> dict:
         """The aggregations of the events matching ``query`` (no events), in one round trip."""
-        self.round_trips += 1
-        return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True, size=0,
-                                  track_total_hits=False, query=query, aggs=aggs).get("aggregations", {})
+        self._trip()
+        return self.client.search(index=self.index, **_WHOLE, size=0, track_total_hits=False, query=query,
+                                  aggs=aggs).get("aggregations", {})
 
     def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
         """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
