@@ -43,7 +43,7 @@ def check(address: str, client, prefix: str = "openstack", timeout: float = 60.0
         try:
             client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
             hits = client.search(index=f"{prefix}-*", query=query, size=1, ignore_unavailable=True,
-                                 allow_no_indices=True)["hits"]["hits"]
+                                 allow_no_indices=True, allow_partial_search_results=False)["hits"]["hits"]
         except Exception as exc:  # noqa: BLE001 - any client failure is this hop's failure
             return CanaryResult(False, canary_id, None, "osla -> Elasticsearch",
                                 f"cannot search Elasticsearch: {type(exc).__name__}")

@@ -43,6 +43,7 @@ def _es_time_range(client, prefix: str) -> dict:
     from .. import schema
 
     answer = client.search(index=f"{prefix}-*", size=0, ignore_unavailable=True, allow_no_indices=True,
+                           allow_partial_search_results=False,
                            aggs={"from": {"min": {"field": schema.TIMESTAMP}},
                                  "to": {"max": {"field": schema.TIMESTAMP}}})
     aggs = answer.get("aggregations") or {}
