@@ -163,6 +163,12 @@ def test_elasticsearch_gives_the_same_triage_in_at_most_5_round_trips(es_url, fa
         assert len(remote["nearby_errors"]) == len(local["nearby_errors"])
     cli = osla("triage", FAILED, "--es", es_url, "--prefix", "triage", "--json")
     assert cli.exit_code == 1 and json.loads(cli.stdout)["verdict"] == failed_request["verdict"]
+    # an id found nowhere: the near matches and the time the indices cover, as for a log tree
+    missing = triage_elasticsearch(client, "triage", "req-e4f91dbb-0000-4000-8000-000000000000", load_rules())
+    covered = missing["searched"]
+    assert not missing["timeline"] and FAILED in missing["near_matches"]
+    assert covered["from"].startswith("2015-10-20T") and covered["to"] >= covered["from"]
+    assert missing["round_trips"] <= 5
     gone = osla("triage", "req-e4f91dbb-0000-4000-8000-000000000000", "--es", es_url, "--prefix", "triage")
     assert gone.exit_code == 2 and f"near matches: {FAILED}" in gone.stderr
 

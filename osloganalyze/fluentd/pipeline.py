@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from .. import schema
 from ..parse.timestamps import event_stamp
+from ..sources.elasticsearch import ElasticsearchSource
 from .forward import ForwardError, send
 
 CANARY_TAG = "canary"  # full tag: osla.canary
@@ -42,14 +43,12 @@ def check(address: str, client, prefix: str = "openstack", timeout: float = 60.0
     while True:
         try:
             client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-            hits = client.search(index=f"{prefix}-*", query=query, size=1, ignore_unavailable=True,
-                                 allow_no_indices=True, allow_partial_search_results=False)["hits"]["hits"]
+            found = next(ElasticsearchSource(client, prefix).search(query, limit=1, addressed=True), None)
         except Exception as exc:  # noqa: BLE001 - any client failure is this hop's failure
             return CanaryResult(False, canary_id, None, "osla -> Elasticsearch",
                                 f"cannot search Elasticsearch: {type(exc).__name__}")
-        if hits:
-            return CanaryResult(True, canary_id, time.monotonic() - start, None,
-                                f"arrived in index {hits[0]['_index']}")
+        if found:
+            return CanaryResult(True, canary_id, time.monotonic() - start, None, f"arrived in index {found[0]}")
         if time.monotonic() - start > timeout:
             return CanaryResult(False, canary_id, None, "Fluentd -> Elasticsearch",
                                 f"Fluentd took the canary but it is not in {prefix}-* after {timeout:.0f} s: check "

@@ -9,12 +9,12 @@ from typing import Callable, Iterable, Iterator
 from .. import schema
 from ..parse.timestamps import stamp_of_millis
 from ..query import SORT_FIELDS, EventQuery, order
+from ..sources.elasticsearch import SORT
 from .conditions import All, Any, Equals, Not, StartsWith, fields_of
 from .findings import IDS_KEPT, Collector, correlation_values, keep_earliest
 from .model import Rule
 from .signature import signature
 from .to_elasticsearch import compile_query
-from ..sources.elasticsearch import SORT
 from .to_python import compile_matcher, compile_predicate
 
 RULES_PER_COUNT = 8  # rules counted per request
@@ -39,7 +39,7 @@ _DETAILS = {"example": {"top_hits": {"size": 1, "sort": SORT}},
                       "aggs": {"first": {"min": {"field": schema.TIMESTAMP}}}}
                for name, field in (("requests", schema.REQUEST_ID), ("instances", schema.INSTANCE_UUID))}}
 SIGNATURES_PER_SEARCH = 1000  # filters per search (each with up to 11 buckets: search.max_buckets)
-TERMS_PER_FILTER = 10000  # messages per terms query (index.max_terms_count is 65,536)  # messages per terms query (index.max_terms_count is 65,536)
+TERMS_PER_FILTER = 10000  # messages per terms query (index.max_terms_count is 65,536)
 
 
 def base_condition(rule: Rule):
@@ -107,10 +107,7 @@ class ElasticsearchEngine:
 
     def query(self, rule: Rule, query: EventQuery | None = None, condition=None) -> dict:
         """The rule's search (its effective condition, or ``condition``) within ``query``."""
-        clauses = [compile_query(condition or effective_condition(rule))]
-        if query is not None and query != EventQuery():
-            clauses.append(query.to_elasticsearch())
-        return {"bool": {"filter": clauses}}
+        return {"bool": {"filter": [compile_query(condition or effective_condition(rule)), *_scope(query)]}}
 
     def scan(self, query: EventQuery | None = None, progress: Callable[[int], None] | None = None) -> Collector:
         collector = Collector()
@@ -144,7 +141,7 @@ class ElasticsearchEngine:
         of what it reports), :data:`RULES_PER_COUNT` rules per request: most rules find nothing
         on most days, and then cost no more than this. (All rules' automata in one request
         overflow a 512 MB node's memory.)"""
-        scope = query.to_elasticsearch() if query is not None and query != EventQuery() else {"match_all": {}}
+        scope = {"bool": {"filter": _scope(query)}}
         counts = {}
         for start in range(0, len(self.rules), RULES_PER_COUNT):
             rules = {str(n): rule for n, rule in enumerate(self.rules[start:start + RULES_PER_COUNT])}  # valid keys
@@ -240,10 +237,13 @@ class ElasticsearchEngine:
         return found
 
 
+def _scope(query: EventQuery | None) -> list[dict]:
+    """The query's filter clauses (none when it asks for everything)."""
+    return [query.to_elasticsearch()] if query is not None and query != EventQuery() else []
+
+
 def _with_messages(messages: list[str] | None) -> dict:
     """Events with one of these whole messages (None: with no message)."""
     if messages is None:
         return {"bool": {"must_not": {"exists": {"field": _MESSAGE_KEYWORD}}}}
     return {"terms": {_MESSAGE_KEYWORD: messages}}
-
-

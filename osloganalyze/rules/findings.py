@@ -124,7 +124,7 @@ def _oldest_first(kept: dict) -> list:
 
 def _earlier(example: dict, than: dict) -> bool:
     """Whether an example event is older than another (undated ones count as newest)."""
-    return (example.get(schema.TIMESTAMP) or "\uffff") < (than.get(schema.TIMESTAMP) or "\uffff")
+    return (example.get(schema.TIMESTAMP) or _UNDATED) < (than.get(schema.TIMESTAMP) or _UNDATED)
 
 
 def _seconds(stamp: str) -> float:

@@ -10,9 +10,9 @@ author hears which construct at load time). Local matching uses the flags
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
+from functools import lru_cache
 
 PYTHON_FLAGS = re.ASCII | re.DOTALL  # '.' matches newlines in Lucene; \d \w \s are ASCII there
 

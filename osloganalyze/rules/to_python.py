@@ -23,6 +23,11 @@ _OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _LIST_FIELDS = frozenset({schema.TAGS})  # fields whose value may be a list of values
 
 
+def _whole_text(field: str, v: str) -> str:
+    """The expression: ``v`` if it is a text short enough to be indexed whole, else None."""
+    return f"{v} if {v}.__class__ is str and len({v}) <= {schema.exact_search(field)[1]} else None"
+
+
 class _Generator:
     def __init__(self):
         self.fields: dict[str, str] = {}  # field name -> local variable
@@ -38,8 +43,7 @@ class _Generator:
         """A local holding ``v`` when it is a text short enough to be indexed whole, else None:
         tested once per event, not once per condition."""
         if v != self.fields.get(name):  # an item of a list field: no shared local
-            limit = schema.exact_search(name)[1]
-            return f"({v} if {v}.__class__ is str and len({v}) <= {limit} else None)"
+            return f"({_whole_text(name, v)})"
         if name not in self.texts:
             self.texts[name] = f"t{len(self.texts)}"
         return self.texts[name]
@@ -89,8 +93,7 @@ class _Generator:
 
     def build(self, body: list[str], name: str) -> Callable:
         loads = "".join(f"    {var} = g({field!r})\n" for field, var in self.fields.items())
-        loads += "".join(f"    {t} = {v} if {v}.__class__ is str and len({v}) <= {schema.exact_search(field)[1]} "
-                         f"else None\n" for field, t in self.texts.items() for v in [self.fields[field]])
+        loads += "".join(f"    {t} = {_whole_text(field, self.fields[field])}\n" for field, t in self.texts.items())
         source = f"def {name}(e):\n    g = e.get\n{loads}" + "".join(body)
         namespace = dict(self.constants, _NUMBERS=(int, float), _any=_any)
         exec(compile(source, f"<osla rules: {name}>", "exec"), namespace)  # noqa: S102 - our own generated code

@@ -33,18 +33,7 @@ def triage_elasticsearch(client, prefix: str, seed: str, rules, *, around: int =
     correlation = correlate(fetcher, seed, around=around, max_hops=hops, max_ids=max_ids)
     searched = {"source": "elasticsearch", "index": f"{prefix}-*"}
     if not correlation.events:
-        searched.update(_es_time_range(client, prefix))
+        searched.update(fetcher.time_range())
     view = build(correlation, rules, near=fetcher.near, searched=searched)
     view["round_trips"] = fetcher.round_trips
     return view
-
-
-def _es_time_range(client, prefix: str) -> dict:
-    from .. import schema
-
-    answer = client.search(index=f"{prefix}-*", size=0, ignore_unavailable=True, allow_no_indices=True,
-                           allow_partial_search_results=False,
-                           aggs={"from": {"min": {"field": schema.TIMESTAMP}},
-                                 "to": {"max": {"field": schema.TIMESTAMP}}})
-    aggs = answer.get("aggregations") or {}
-    return {"from": (aggs.get("from") or {}).get("value_as_string"), "to": (aggs.get("to") or {}).get("value_as_string")}
