@@ -11,7 +11,7 @@ is a daily rotation (`nova-api.log.1` ... `.N`), as logrotate leaves them. Cache
 ~/.cache/osla/bench-report (or /var/tmp/osla as root), outside the repository.
 
     .venv/bin/python benchmarks/report.py [--source es|local|both] [--events 5000000] [--baseline-days 7]
-        [--baseline-share 1.0] [--heap 4g]
+        [--baseline-share 1.0] [--heap 4g] [--keep-node] [--cold]
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def _peak_rss(pid: int) -> float:
 def _elasticsearch(tree: Path, stamp: str, heap: str) -> tuple[es_node.Node, str]:
     """The benchmark's node, holding the tree in '<PREFIX>-*' (ingested on the first run only)."""
     es_node.HEAP = heap
-    node = es_node.Node(es_node.CACHE / "nodes" / "bench-report")
+    node = es_node.Node(NODE_DIR)
     url = node.start()
     ingested = node.root / f".ingested-{stamp}"
     if not ingested.exists():
@@ -139,7 +139,7 @@ def _elasticsearch(tree: Path, stamp: str, heap: str) -> tuple[es_node.Node, str
 
 def _stop_and_drop_caches() -> None:
     """Stop the benchmark's node and empty the OS page cache, so the run reads its indices from disk."""
-    es_node.Node(es_node.CACHE / "nodes" / "bench-report").stop()
+    es_node.Node(NODE_DIR).stop()
     os.sync()
     try:
         Path("/proc/sys/vm/drop_caches").write_text("1\n")
@@ -158,6 +158,7 @@ def _summary(name: str, wall: float, report: dict, peak: float, extra: str = "")
 
 
 PREFIX = "benchreport"
+NODE_DIR = es_node.CACHE / "nodes" / "bench-report"  # kept between runs, with the tree ingested
 OSLA = str(ROOT / ".venv" / "bin" / "osla")
 
 
