@@ -141,7 +141,9 @@ class ElasticsearchEngine:
         of what it reports), :data:`RULES_PER_COUNT` rules per request: most rules find nothing
         on most days, and then cost no more than this. (All rules' automata in one request
         overflow a 512 MB node's memory.)"""
-        scope = {"bool": {"filter": _scope(query)}}
+        # the scope itself as the top query, not wrapped in another bool: so wrapped, the cold
+        # report took 67-71 s instead of 57-61 s (measured; the filters aggregation runs otherwise)
+        scope = next(iter(_scope(query)), {"match_all": {}})
         counts = {}
         for start in range(0, len(self.rules), RULES_PER_COUNT):
             rules = {str(n): rule for n, rule in enumerate(self.rules[start:start + RULES_PER_COUNT])}  # valid keys
