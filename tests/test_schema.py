@@ -50,3 +50,29 @@ def test_uncapture_keeps_matches_and_named_groups():
     out = uncapture(regex)
     assert out == r"^(?:a|b)(?P<x>[(]c\)(?:d))[^)(](?:e)$"
     assert re.match(out, "a(c)dze").group("x") == re.match(regex, "a(c)dze").group("x") == "(c)d"
+
+
+def test_expansions_are_cached_and_follow_the_grok_files(tmp_path, monkeypatch):
+    """pygrok's expansion (~50 ms a process) is kept in the user's cache folder, named by a digest
+    of the grok files: a second library reads it without pygrok, an edited file is expanded anew."""
+    import pygrok
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    grok = tmp_path / "grok"
+    grok.mkdir()
+    (grok / "mine.grok").write_text("MY_LEVEL (?:INFO|ERROR)\nMY_LINE ^%{MY_LEVEL:log_level} %{GREEDYDATA:message}$\n")
+    fresh = PatternLibrary(grok).expand("MY_LINE")
+    assert "(?P<log_level>" in fresh and "INFO|ERROR" in fresh
+    assert len(list((tmp_path / "cache" / "osla" / "patterns").glob("*.json"))) == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(pygrok, "Grok", None)  # pygrok cannot expand now: the cache must answer
+        assert PatternLibrary(grok).expand("MY_LINE") == fresh
+    (grok / "mine.grok").write_text("MY_LEVEL (?:WARNING)\nMY_LINE ^%{MY_LEVEL:log_level} %{GREEDYDATA:message}$\n")
+    edited = PatternLibrary(grok).expand("MY_LINE")
+    assert "WARNING" in edited and "INFO" not in edited
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_time(tmp_path, monkeypatch):
+    (tmp_path / "cache").write_text("a file where the folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert PatternLibrary().expand("OSLO_LINE") == default_library().expand("OSLO_LINE")

@@ -1,13 +1,17 @@
 """`osla triage`: one request followed across services and hosts, on real logs, locally and in Elasticsearch."""
+import gzip
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from corpus import CORPUS, snippet_blocks
 from osloganalyze.cli import main
-from osloganalyze.triage.correlate import BadId, classify
+from osloganalyze.triage.ids import BadId, classify
 
 BUNDLE = str(CORPUS / "os-log-merger-live-migration")
 FAILED = "req-e4f91dbb-6b8f-4240-8a23-f424f1900e54"  # nova-api 'Returning 500 to user'
@@ -179,3 +183,91 @@ def test_colour_only_when_asked(failed_request):
     coloured = text(failed_request, colour=True)
     assert "\x1b[" in coloured and coloured.count("\x1b[") > 10
     assert "\x1b[" not in text(failed_request, colour=False)
+
+
+def _children() -> set[int]:
+    """This process's child processes (the Elasticsearch node of other tests is one)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+def test_the_forked_search_finds_what_one_process_finds(monkeypatch):
+    """A tree over PARALLEL_BYTES is searched by one forked process per core; the bundle is made
+    to count as one, and the hits, each file's time ends and the whole triage must not change."""
+    from osloganalyze.sources.local import log_paths
+    from osloganalyze.triage import search
+
+    paths = log_paths([BUNDLE])
+    search.ENDS.clear()
+    alone = search.search_all(paths, b"req-9d527390")
+    ends_alone = dict(search.ENDS)
+    view_alone = triage_json(FAILED, "--logs", BUNDLE)
+    before = _children()
+    monkeypatch.setattr(search, "PARALLEL_BYTES", 0)
+    search.ENDS.clear()
+    calls = []
+    forked = search.search_all(paths, b"req-9d527390", meanwhile=lambda: calls.append(len(_children() - before)))
+    assert calls == [min(os.cpu_count() or 1, 8)]  # the children were searching while meanwhile ran
+    assert forked == alone and sum(len(hits) for hits in forked.values()) >= 2
+    assert search.ENDS == ends_alone and len(ends_alone) == len(paths)
+    assert triage_json(FAILED, "--logs", BUNDLE) == view_alone
+    assert _children() == before  # every child reaped
+
+
+def test_an_error_in_a_search_process_is_raised_here_and_no_process_is_left(monkeypatch):
+    from osloganalyze.sources.local import log_paths
+    from osloganalyze.triage import search
+
+    def broken(path, *args):
+        raise RuntimeError(f"cannot search {path}")
+
+    before = _children()
+    monkeypatch.setattr(search, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(search, "search", broken)
+    with pytest.raises(RuntimeError, match="cannot search"):
+        search.search_all(log_paths([BUNDLE]), b"req-")
+    with pytest.raises(KeyError):  # the caller's own work failing while the children search
+        search.search_all(log_paths([BUNDLE]), b"req-", meanwhile=lambda: {}["x"])
+    assert _children() == before
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_files_that_cannot_be_read_are_skipped_and_said(tmp_path, monkeypatch, forked):
+    from osloganalyze.triage import search
+
+    if forked:
+        monkeypatch.setattr(search, "PARALLEL_BYTES", 0)
+    tree = tmp_path / "logs"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "live-migration", tree)
+    (tree / "gone.log").symlink_to(tmp_path / "rotated-away")
+    whole = gzip.compress(b"".join(b"2015-10-29 10:51:11.%03d 1 ERROR nova.api %d\n" % (i % 1000, i * 7919)
+                                   for i in range(5000)))
+    (tree / "hp-ms-01-c29" / "var" / "log" / "nova" / "nova-api.log.1.gz").write_bytes(whole[:len(whole) // 2])
+    result = osla("triage", FAILED, "--logs", str(tree))
+    assert result.exit_code == 1 and result.stdout.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
+    assert f"note: not read: {tree / 'gone.log'}: No such file or directory" in result.stdout
+    assert "nova-api.log.1.gz: " in result.stdout
+    view = triage_json(FAILED, "--logs", str(tree))
+    assert len(view["read_errors"]) == 2 and view["summary"]["events"] == 13
+    # what the cut .gz holds before the damage is still read: its first error is a nearby one
+    assert any(row["service"] == "nova-api" and row["message"] == "0" for row in view["nearby_errors"])
+
+
+def test_a_bad_time_zone_is_one_line():
+    result = osla("triage", FAILED, "--logs", BUNDLE, "--tz", "Mars/Olympus")
+    assert result.exit_code == 2 and result.stderr == "osla: error: unknown time zone 'Mars/Olympus' " \
+        "(use an IANA name such as Europe/Paris, or UTC)\n"
+
+
+def test_lines_outside_a_window_are_told_by_their_stamps():
+    from osloganalyze.triage.search import may_be_within
+
+    window = ("2024-05-08 10:00:00", "2024-05-08 10:00:10")
+    assert may_be_within(b"2024-05-08 10:00:05.123 1 ERROR nova x", *window)
+    assert not may_be_within(b"2024-05-08 10:00:11.000 1 ERROR nova x", *window)
+    assert may_be_within(b"May  8 10:00:05 ctl-1 nova-api[12]: ERROR x", *window)  # syslog: no year
+    assert not may_be_within(b"May 26 20:44:32.276580 host cinder-volume[27348]: ERROR x", *window)
+    assert may_be_within(b"    raise ValueError('no stamp')", *window)  # cannot tell: kept
+    assert may_be_within(b"Dec 31 23:59:59 h p: ERROR", "2023-12-31 23:59:50", "2024-01-01 00:00:10")  # two years

@@ -50,7 +50,7 @@ def moment(text: str, option: str, now: datetime) -> datetime:
     """A --since/--until value: a duration before ``now`` ('24h', '7d') or a date/time, read as
     UTC when it has no offset ('2014-04-16', '2014-04-16T21:17', a full ISO time)."""
     from ..parse.timestamps import event_time
-    from ..rules.model import parse_duration
+    from ..durations import parse_duration
 
     try:
         return now - timedelta(seconds=parse_duration(text))

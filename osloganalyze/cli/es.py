@@ -8,8 +8,8 @@ import click
 
 from ..es.connection import explain
 from ..parse import Stats, parse_paths
-from ..parse.timestamps import BadTimeZone, zone
 from ..sources.local import SourceError
+from ..timezones import BadTimeZone, zone
 from .common import Failure, Progress, es_client, es_errors, es_options
 
 

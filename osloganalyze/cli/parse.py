@@ -8,8 +8,8 @@ import click
 
 from ..output import JsonLinesWriter
 from ..parse import Stats, parse_paths
-from ..parse.timestamps import BadTimeZone, zone
 from ..sources.local import SourceError
+from ..timezones import BadTimeZone, zone
 from .common import Failure, Progress
 
 

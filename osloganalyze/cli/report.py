@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from ..rules.model import parse_duration
+from ..durations import parse_duration
 from .common import (Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, moment,
                      rules_option)
 
@@ -119,9 +119,9 @@ def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, conf
 
 
 def _local(paths, period, rules, tz, year, progress):
-    from ..parse.timestamps import BadTimeZone, zone
     from ..report.local import collect
     from ..sources.local import SourceError
+    from ..timezones import BadTimeZone, zone
 
     try:
         zone(tz)

@@ -108,9 +108,9 @@ def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config
 
 def _scan_local(rules, query, paths, tz, year, progress):
     from ..parse import Stats, parse_paths
-    from ..parse.timestamps import BadTimeZone, zone
     from ..rules.engine import LocalEngine
     from ..sources.local import SourceError
+    from ..timezones import BadTimeZone, zone
 
     try:
         zone(tz)

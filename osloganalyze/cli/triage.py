@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..rules.model import parse_duration
+from ..durations import parse_duration
 from .common import Failure, es_client, es_errors, es_options, loaded_rules, rules_option
 
 
@@ -46,19 +46,21 @@ def triage_command(request_id, paths, es_urls, es_user, es_password, es_ca, es_a
       osla triage req-e4f91dbb-6b8f-4240-8a23-f424f1900e54 --logs samples/live-migration
       osla triage 'Request-ID: req-...' --es https://es:9200 --html triage.html
     """
+    from ..timezones import BadTimeZone, zone
     from ..triage import BadId, classify, triage_elasticsearch, triage_local
 
     try:
         classify(request_id)
         window = parse_duration(around)
-    except BadId as exc:
+        zone(tz)
+    except (BadId, BadTimeZone) as exc:
         raise Failure(str(exc)) from None
     except ValueError as exc:
         raise Failure(f"--around: {exc}") from None
-    rules = loaded_rules(rules_dirs)
     if paths and es_urls:
         raise Failure("give either --logs or --es, not both")
     if es_urls:
+        rules = loaded_rules(rules_dirs)
         client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
         with es_errors(settings):
             view = triage_elasticsearch(client, prefix, request_id, rules, around=window, hops=hops, max_ids=max_ids)
@@ -69,7 +71,8 @@ def triage_command(request_id, paths, es_urls, es_user, es_password, es_ca, es_a
                 raise Failure(f"{path}: no such file or directory")
         from ..sources.local import SourceError
         try:
-            view = triage_local(paths, request_id, rules, around=window, hops=hops, max_ids=max_ids, tz=tz, year=year)
+            view = triage_local(paths, request_id, lambda: loaded_rules(rules_dirs), around=window, hops=hops,
+                                max_ids=max_ids, tz=tz, year=year)
         except SourceError as exc:
             raise Failure(str(exc)) from None
     if not view["found"]:

@@ -114,7 +114,7 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
         fail("index_prefix must be lowercase letters, digits, - or _")
     inventory.index_prefix = prefix
     tz = data.get("timezone", "UTC")
-    from ..parse.timestamps import BadTimeZone, zone
+    from ..timezones import BadTimeZone, zone
     try:
         zone(str(tz))
     except BadTimeZone as exc:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..timezones import zone
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -16,19 +17,6 @@ _FRACTION = re.compile(r"[.,](\d+)")
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
 _CACHE_LIMIT = 50_000
 _HTTP_DATE = re.compile(r"(\d{1,2})/(\w{3})/(\d{4})[: ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: ([+-]\d{4}))?$")
-
-
-class BadTimeZone(ValueError):
-    pass
-
-
-def zone(name: str):
-    if name.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadTimeZone(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris, or UTC)") from exc
 
 
 def event_time(stamp: str) -> datetime:

@@ -13,7 +13,7 @@ from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
 from ..sources.local import LogFile, discover, file_size
-from ..triage.local import byte_span
+from ..triage.search import byte_span
 from . import analyze
 from .period import Period
 from .tally import Observer, Tally, keystone_rules

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from .. import schema
-from .lucene import RegexNotPortable, to_lucene
+from .lucene import PYTHON_FLAGS, RegexNotPortable, to_lucene
 
 
 class ConditionError(ValueError):
@@ -185,7 +185,7 @@ def _value_condition(name, op, arg, numeric, spec, where):
     if not isinstance(ignore_case, bool):
         raise ConditionError(f"{where}: ignore_case takes true or false")
     try:
-        re.compile(arg)
+        re.compile(arg, PYTHON_FLAGS | (re.IGNORECASE if ignore_case else 0))  # as to_python will: re's cache
         to_lucene(arg)  # Elasticsearch can run it
     except re.error as exc:
         raise ConditionError(f"{where}: bad regex {arg!r}: {exc}") from None

@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from .. import schema
+from ..durations import DURATION, SECONDS
 from ..resources import data_dir
 from .conditions import ConditionError, parse_match
 
@@ -43,8 +44,6 @@ CATEGORIES = ("bug", "config", "infrastructure")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"id", "title", "category", "severity", "services", "match", "supersedes", "escalate_when",
          "threshold", "explain", "remediation", "references", "examples", "tags"}
 TAGS = {"keystone": "the report's Keystone authentication and Fernet section"}
@@ -266,15 +265,7 @@ def _threshold(block) -> Threshold | None:
     if block is None:
         return None
     count, within = (block.get("count"), str(block.get("within", ""))) if isinstance(block, dict) else (None, "")
-    m = _DURATION.match(within)
+    m = DURATION.match(within)
     if not isinstance(count, int) or isinstance(count, bool) or count < 2 or not m:
         raise ValueError("threshold needs count (2 or more) and within (e.g. 30s, 5m, 1h)")
-    return Threshold(count, int(m.group(1)) * _SECONDS[m.group(2)], f"{count} within {within}")
-
-
-def parse_duration(text: str) -> int:
-    """Seconds in '30s', '5m', '24h', '7d' (ValueError otherwise)."""
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ValueError(f"bad duration {text!r} (use e.g. 30s, 15m, 24h, 7d)")
-    return int(m.group(1)) * _SECONDS[m.group(2)]
+    return Threshold(count, int(m.group(1)) * SECONDS[m.group(2)], f"{count} within {within}")

@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
-from pathlib import PurePath
-
-import yaml
 
 from ..resources import data_dir
 
@@ -26,13 +24,23 @@ _ROTATION = re.compile(r"(?:[.-](?:\d+|\d{8}|\d{4}-\d{2}-\d{2}(?:[_T][\d:]+)?))+
 
 @functools.lru_cache(maxsize=None)
 def _tables() -> dict:
+    import yaml  # here, not above: a triage lists its files before anything needs YAML
+
     with open(data_dir("parsers") / "services.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
+
+
+def _parts(path: str) -> list[str]:
+    """A path's names, as PurePath(path).parts without the root (a string split: this runs for
+    every file of a tree, and PurePath costs ~10 µs a call)."""
+    if os.altsep:
+        path = path.replace(os.altsep, os.sep)
+    return [part for part in path.split(os.sep) if part and part != "."]
 
 
 def base_name(filename: str) -> str:
     """The live file's name without rotation/compression suffixes: 'nova-api.log.2.gz' -> 'nova-api.log'."""
-    name = _SUFFIXES.sub("", PurePath(filename).name)
+    name = _SUFFIXES.sub("", (_parts(filename) or [""])[-1])
     for _ in range(3):
         stripped = _ROTATION.sub("", name)
         if stripped == name:
@@ -77,7 +85,7 @@ def service_from_program(program: str) -> str:
 
 def service_for_path(path: str) -> str | None:
     """Service of a file; its folder counts as the component only under log/, logs/ or kolla/."""
-    parts = PurePath(path).parts
+    parts = _parts(path)
     if not parts:
         return None
     component = None
@@ -88,8 +96,8 @@ def service_for_path(path: str) -> str | None:
 
 def host_for_path(path: str) -> str | None:
     """The bundle folder in '<host>/var/log/...', else None."""
-    parts = PurePath(path).parts
+    parts = _parts(path)
     for i in range(1, len(parts) - 1):
-        if parts[i] == "var" and parts[i + 1] == "log" and parts[i - 1] not in ("/", ""):
+        if parts[i] == "var" and parts[i + 1] == "log":
             return parts[i - 1]
     return None

@@ -26,28 +26,9 @@ from typing import Protocol
 
 from .. import schema
 from ..parse.timestamps import event_stamp, event_time
+from .ids import classify
 
-REQUEST = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 REQUEST_FIELDS = (schema.REQUEST_ID, schema.GLOBAL_REQUEST_ID)
-
-
-class BadId(ValueError):
-    """Not something osla can follow."""
-
-
-def classify(text: str) -> tuple[str, str]:
-    """('request', 'req-…') or ('instance', uuid) for what an operator pasted: a request id, a
-    Request-ID from a CLI error ('(Request-ID: req-…)'), an instance uuid (any case)."""
-    value = text.strip().strip("()").strip()
-    value = re.sub(r"^(?:x-openstack-request-id|request-id)\s*:\s*", "", value, flags=re.I).lower()
-    if REQUEST.match(value):
-        return "request", value
-    if UUID.match(value):
-        return "instance", value
-    if re.fullmatch(r"[0-9a-f]{32}", value):
-        return "instance", f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-    raise BadId(f"{text!r} is not a request id (req-<uuid>) or an instance uuid")
 
 
 class Fetcher(Protocol):

@@ -27,6 +27,11 @@ def text(view: dict, colour: bool) -> str:
                f"window {view['window']['since']} .. {view['window']['until']}")
     for limit in view["limits"]:
         out.append(style(f"note: {limit}", fg="yellow"))
+    unread = view.get("read_errors") or []
+    for error in unread[:5]:
+        out.append(style(f"note: not read: {error}", fg="yellow"))
+    if len(unread) > 5:
+        out.append(style(f"note: {len(unread) - 5} more files not read (see --json)", fg="yellow"))
     if view["findings"]:
         out.append("")
         out.append(style("Findings", bold=True))

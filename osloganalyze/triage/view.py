@@ -121,7 +121,8 @@ def _is_ancestor(nodes: dict, node: dict, candidate: dict) -> bool:
 
 
 def build(correlation: Correlation, rules, near: list[str] | None = None, searched: dict | None = None) -> dict:
-    engine = LocalEngine(rules)
+    """The triage view; ``rules`` is a list of rules or a LocalEngine made of them already."""
+    engine = rules if isinstance(rules, LocalEngine) else LocalEngine(rules)
     events = correlation.events
     findings = engine.scan(events).findings()
     timeline = []

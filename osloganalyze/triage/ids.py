@@ -1,0 +1,26 @@
+"""What an operator pastes, read as the id to follow (no heavy import here: a triage starts its
+search of the logs before loading the parser and the rules)."""
+from __future__ import annotations
+
+import re
+
+REQUEST = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class BadId(ValueError):
+    """Not something osla can follow."""
+
+
+def classify(text: str) -> tuple[str, str]:
+    """('request', 'req-…') or ('instance', uuid) for what an operator pasted: a request id, a
+    Request-ID from a CLI error ('(Request-ID: req-…)'), an instance uuid (any case)."""
+    value = text.strip().strip("()").strip()
+    value = re.sub(r"^(?:x-openstack-request-id|request-id)\s*:\s*", "", value, flags=re.I).lower()
+    if REQUEST.match(value):
+        return "request", value
+    if UUID.match(value):
+        return "instance", value
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return "instance", f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    raise BadId(f"{text!r} is not a request id (req-<uuid>) or an instance uuid")
