@@ -1,15 +1,19 @@
 """Benchmark `osla ingest`: events/s into a local Elasticsearch node, with osla's peak RSS.
 
 Builds a file of at least --events events by repeating whole corpus files (benchmarks/parse.py's
-input), starts a node with scripts/elasticsearch, runs `osla ingest FILE`, checks the document
-count, and stops the node.
+input), starts a node with scripts/elasticsearch, runs `osla ingest FILE` --passes times (the
+indices deleted between passes), checks the document count after each, and stops the node.
 
-    .venv/bin/python benchmarks/ingest.py [--events 1000000]
+The first pass meets a node just started, whose JVM has not compiled its indexing code yet; the
+later ones a warm node, as a node that has been receiving logs is. Both are printed.
+
+    .venv/bin/python benchmarks/ingest.py [--events 1000000] [--passes 3]
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +29,7 @@ from report import measured  # noqa: E402 - the command under the same RSS probe
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--passes", type=int, default=3, help="the first on a cold node, the rest warm")
     args = ap.parse_args()
     osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
     tmp = Path(tempfile.mkdtemp(prefix="osla-ingest-bench-"))
@@ -34,16 +39,25 @@ def main() -> None:
         path = tmp / "bench.log"
         lines = build(path, int(args.events * 1.5))  # the corpus averages ~0.7 events per line
         url = node.start()
-        elapsed, summary, rss = measured([osla, "ingest", str(path), "--es", url, "--prefix", "bench", "--json"])
         from elasticsearch import Elasticsearch
         client = Elasticsearch(url)
-        client.indices.refresh(index="bench-*")
-        docs = client.count(index="bench-*")["count"]
         print(f"osla ingest benchmark (Elasticsearch {node.version}, heap {es_node.HEAP}, 2 cores shared with osla)")
-        print(f"  {lines:,} lines -> {summary['events']:,} events, {summary['indexed']:,} indexed, "
-              f"{docs:,} documents counted")
-        print(f"  {elapsed:.1f}s = {summary['indexed'] / elapsed:,.0f} events/s, osla peak RSS "
-              f"{rss:.1f} MiB")
+        warm = []
+        for number in range(1, args.passes + 1):
+            client.indices.delete(index="bench-*", allow_no_indices=True)
+            elapsed, summary, rss = measured([osla, "ingest", str(path), "--es", url, "--prefix", "bench",
+                                              "--json"])
+            client.indices.refresh(index="bench-*")
+            docs = client.count(index="bench-*")["count"]
+            rate = summary["indexed"] / elapsed
+            if number > 1:
+                warm.append(rate)
+            print(f"  pass {number} ({'cold node' if number == 1 else 'warm node'}): {lines:,} lines -> "
+                  f"{summary['events']:,} events, {summary['indexed']:,} indexed, {docs:,} documents counted; "
+                  f"{elapsed:.1f}s = {rate:,.0f} events/s, osla peak RSS {rss:.1f} MiB", flush=True)
+        if warm:
+            print(f"  warm passes: median {statistics.median(warm):,.0f} events/s "
+                  f"({', '.join(f'{rate:,.0f}' for rate in warm)})")
     finally:
         node.stop()
         shutil.rmtree(node.root, ignore_errors=True)

@@ -83,6 +83,25 @@ def test_ingest_twice_never_doubles(es_url):
     assert len(days) >= 2
 
 
+def test_ids_are_unique_and_one_files_share_a_prefix_in_offset_order():
+    from osloganalyze.es.ingest import doc_id
+
+    events = list(parse_paths([BUNDLE]))
+    ids = [doc_id(e) for e in events]
+    assert len(set(ids)) == len(events)
+    by_file: dict = {}
+    for event, key in zip(events, ids):
+        by_file.setdefault((event[S.HOST_NAME], event[S.LOG_FILE_PATH]), []).append((event[S.LOG_OFFSET], key))
+    prefixes = {pairs[0][1][:12] for pairs in by_file.values()}
+    assert len(prefixes) == len(by_file) >= 5  # one prefix per file, none shared
+    for pairs in by_file.values():
+        assert {key[:12] for _, key in pairs} == {pairs[0][1][:12]} and all(len(key) == 20 for _, key in pairs)
+        tails = [key[12:] for _, key in sorted(pairs)]
+        assert len(set(tails)) == len(tails) and tails == sorted(tails)  # ids grow with the offset
+    stdin = {S.LOG_FILE_PATH: "-", S.TIMESTAMP: "2024-05-08T10:00:00.000Z", S.EVENT_ORIGINAL: "x"}
+    assert len(doc_id(stdin)) == 22 and doc_id(stdin) != doc_id({**stdin, S.EVENT_ORIGINAL: "y"})
+
+
 def test_rejected_documents_are_reported_with_the_reason(es_url, tmp_path):
     log = tmp_path / "nova-api.log"
     log.write_text("2024-05-02 12:00:00.000 42 INFO nova.x [-] hello\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import queue
 import threading
@@ -23,16 +24,36 @@ def index_name(prefix: str, event: dict) -> str:
 
 def doc_id(event: dict) -> str:
     """From host, file and byte offset: the same event always gets the same id, so running an
-    ingest twice, or again after a crash, overwrites instead of doubling. (Standard input has
-    no offsets that mean anything across runs; its events are keyed by time and text instead.)"""
+    ingest twice, or again after a crash, overwrites instead of doubling.
+
+    The id is the file's key (a hash of host and path) followed by the offset, so the ids of one
+    file share a prefix and grow with it: Elasticsearch checks each explicit id against those it
+    holds, and a random id per event made that check cost the node ~5% more CPU here. (Standard
+    input has no offsets that mean anything across runs; its events are keyed by time and text.)"""
     path = event.get(schema.LOG_FILE_PATH, "")
+    offset = event.get(schema.LOG_OFFSET)
+    if path != "-" and isinstance(offset, int) and 0 <= offset < _OFFSET_LIMIT:
+        return _file_key(event.get(schema.HOST_NAME) or "", path) + \
+            base64.urlsafe_b64encode(offset.to_bytes(_OFFSET_BYTES, "big")).translate(_IN_ORDER).decode()
     parts = [event.get(schema.HOST_NAME) or "", path]
     if path == "-":
         parts += [event.get(schema.TIMESTAMP) or "", event.get(schema.EVENT_ORIGINAL, "")]
     else:
-        parts.append(str(event.get(schema.LOG_OFFSET, "")))
+        parts.append(str(offset if offset is not None else ""))
     digest = hashlib.blake2b("\0".join(parts).encode("utf-8", "replace"), digest_size=16).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()  # 22 characters: never a file's 20
+
+
+_OFFSET_BYTES = 6  # 256 TB; 6 and 9 are multiples of 3, so the two parts encode without padding
+_OFFSET_LIMIT = 1 << (8 * _OFFSET_BYTES)
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_IN_ORDER = bytes.maketrans(_BASE64, bytes(sorted(_BASE64)))  # the same 64 characters, in byte order
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_key(host: str, path: str) -> str:
+    digest = hashlib.blake2b(f"{host}\0{path}".encode("utf-8", "replace"), digest_size=9).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 @dataclass
@@ -134,16 +155,23 @@ class _Sender:
 
 
 def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=None,
-           chunk_size: int = 1000, workers: int = 2) -> IngestResult:
+           chunk_size: int = 2000, workers: int = 2) -> IngestResult:
     """Index every event (ids from doc_id, indices from index_name). Returns the counts;
-    raises the client's exception when the server goes away (re-running is safe)."""
+    raises the client's exception when the server goes away (re-running is safe).
+
+    2,000 events per request: against 1,000, +7% events/s into one node here for ~70 MiB more
+    peak RSS; a third worker added ~3% more for another ~20 MiB, within the runs' spread."""
     result = IngestResult()
     sender = _Sender(client, workers, result, progress)
     chunk: list[tuple[bytes, bytes]] = []
     try:
+        heads: dict[str, bytes] = {}  # index name -> the action line up to the id
         for event in events:
-            action = {"index": {"_index": index_name(prefix, event), "_id": doc_id(event)}}
-            chunk.append((orjson.dumps(action), orjson.dumps(event)))
+            index = index_name(prefix, event)
+            head = heads.get(index)
+            if head is None:
+                head = heads[index] = b'{"index":{"_index":' + orjson.dumps(index) + b',"_id":"'
+            chunk.append((head + doc_id(event).encode() + b'"}}', orjson.dumps(event)))
             if len(chunk) >= chunk_size:
                 sender.put(chunk)
                 chunk = []
