@@ -4,7 +4,11 @@ Builds a file of at least --lines lines by repeating whole real corpus files (so
 tracebacks stay intact), then runs `osla parse FILE -o /dev/null` on one core
 (taskset) twice, at N and 2N lines, to show that memory does not grow with the input.
 
-    .venv/bin/python benchmarks/parse.py [--lines 1000000] [--keep]
+Two builds of osla are timed: the wheel as `pip install` makes it (built here, its parser
+compiled by hatch_build.py when a C compiler is at hand) and the sources as they are
+(.venv's editable install: pure Python).
+
+    .venv/bin/python benchmarks/parse.py [--lines 1000000] [--keep] [--build wheel|sources|both]
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,17 +58,35 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def wheel_osla(tmp: Path) -> tuple[str, str]:
+    """(the osla of a venv holding the wheel built from this checkout, how its parser was built)."""
+    dist = tmp / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)], check=True)
+    (wheel,) = dist.glob("osloganalyze-*.whl")
+    venv.EnvBuilder(with_pip=True).create(tmp / "venv")
+    subprocess.run([str(tmp / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], check=True)
+    return str(tmp / "venv" / "bin" / "osla"), "pure Python" if wheel.name.endswith("-none-any.whl") else "compiled"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--runs", type=int, default=3, help="runs per size; the median is printed")
     ap.add_argument("--by-source", action="store_true", help="also time each corpus source on its own")
+    ap.add_argument("--build", choices=("wheel", "sources", "both"), default="both")
     args = ap.parse_args()
-    osla = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     tmp = Path(tempfile.mkdtemp(prefix="osla-bench-"))
     try:
+        builds = []
+        if args.build in ("wheel", "both"):
+            osla, how = wheel_osla(tmp)
+            builds.append((f"wheel ({how})", osla))
+        if args.build in ("sources", "both"):
+            builds.append(("sources (pure Python)", shutil.which("osla", path=str(Path(sys.executable).parent))
+                           or "osla"))
+        osla = builds[0][1]
         print(f"osla parse benchmark (python {sys.version.split()[0]}, one core{'' if pin else ' not pinned'})")
         for factor in (1, 2):
             path = tmp / f"bench-{factor}.log"
@@ -75,19 +98,21 @@ def main() -> None:
                      "import resource,subprocess,sys;"
                      "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True);"
                      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]
-            runs = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                out = subprocess.run(probe + pin + [osla, "parse", str(path), "-o", os.devnull],
-                                     capture_output=True, text=True, check=True)
-                runs.append((time.perf_counter() - start, int(out.stdout.strip()) / 1024))
-            parse_s = statistics.median(r[0] for r in runs)
-            rss_mib = max(r[1] for r in runs)
-            print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB): osla parse {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s "
-                  f"(runs {min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}s), peak RSS {rss_mib:6.1f} MiB "
-                  f"| grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s | osla/grep time {parse_s / grep_s:5.0f}x")
+            print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB), grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s")
+            for label, command in builds:
+                runs = []
+                for _ in range(args.runs):
+                    start = time.perf_counter()
+                    out = subprocess.run(probe + pin + [command, "parse", str(path), "-o", os.devnull],
+                                         capture_output=True, text=True, check=True)
+                    runs.append((time.perf_counter() - start, int(out.stdout.strip()) / 1024))
+                parse_s = statistics.median(r[0] for r in runs)
+                rss_mib = max(r[1] for r in runs)
+                print(f"    {label:<22} {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s (runs {min(r[0] for r in runs):.2f}-"
+                      f"{max(r[0] for r in runs):.2f}s), peak RSS {rss_mib:6.1f} MiB, osla/grep time "
+                      f"{parse_s / grep_s:5.0f}x", flush=True)
         if args.by_source:
-            print("  by source (one run each, 300,000+ lines):")
+            print(f"  by source ({builds[0][0]}, one run each, 300,000+ lines):")
             for pattern in SOURCES:
                 path = tmp / "source.log"
                 n = build(path, 300_000, (pattern,))

@@ -1,26 +1,48 @@
-"""The wheel carries parsers/, rules/ and fluentd/ and works outside the repository."""
+"""The wheel carries parsers/, rules/ and fluentd/, works outside the repository, and its
+compiled parser (hatch_build.py) gives exactly the events the pure-Python one gives."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from corpus import CORPUS
+
 ROOT = Path(__file__).resolve().parents[1]
+CAN_COMPILE = bool(shutil.which("cc") or shutil.which("gcc")) and \
+    (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "OSLA_PURE_PYTHON")}
+
+
+def _wheel(into: Path, **env) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(into), str(ROOT)],
+                   check=True, cwd=into.parent, env={**CLEAN_ENV, **env})
+    (wheel,) = into.glob("osloganalyze-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(the wheel, the venv it is installed in), built once for this module's tests."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
+    wheel = _wheel(tmp_path / "dist")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], check=True,
+                   cwd=tmp_path)
+    return wheel, env_dir
 
 
 @pytest.mark.slow
-def test_wheel_installs_and_parses_outside_the_repo(tmp_path):
-    dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
-                   check=True, cwd=tmp_path)
-    (wheel,) = dist.glob("osloganalyze-*.whl")
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+def test_wheel_installs_and_parses_outside_the_repo(installed, tmp_path):
+    wheel, env_dir = installed
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, cwd=tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     log = work / "nova-api.log"
@@ -28,7 +50,7 @@ def test_wheel_installs_and_parses_outside_the_repo(tmp_path):
                    "179b90ea5dbf - - - - -] Unexpected exception in API method\n"
                    "2021-09-25 14:19:47.564 2249 ERROR nova.api.openstack.wsgi Traceback (most recent call last):\n"
                    "2021-09-25 14:19:47.564 2249 ERROR nova.api.openstack.wsgi ValueError: boom\n")
-    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    clean_env = CLEAN_ENV
     proc = subprocess.run([str(env_dir / "bin" / "osla"), "parse", "nova-api.log"], cwd=work, env=clean_env,
                           capture_output=True, text=True, check=True)
     (event,) = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -57,3 +79,38 @@ def test_wheel_installs_and_parses_outside_the_repo(tmp_path):
                            "--logs", "nova-api.log", "--html", "t.html"], cwd=work, env=clean_env,
                           capture_output=True, text=True)
     assert page.returncode == 1 and "<!DOCTYPE html>" in (work / "t.html").read_text()
+
+
+@pytest.mark.slow
+def test_compiled_parser_gives_the_pure_parsers_events(installed, tmp_path):
+    wheel, env_dir = installed
+    modules = [name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".so")]
+    loaded = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import osloganalyze.parse.records as r; "
+                             "print(r.__file__)"], cwd=tmp_path, env=CLEAN_ENV, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    if not CAN_COMPILE:
+        pytest.skip("no C compiler or Python headers here: the wheel is pure Python")
+    assert {"lines", "records", "timestamps"} <= {Path(name).name.split(".")[0] for name in modules}
+    assert loaded.endswith(".so") and "-none-any" not in wheel.name
+    # every shape of the corpus (eras, syslog, access logs, JSON, tracebacks), naive times read in a zone
+    # with DST, syslog dates given a year: the installed, compiled parser against the sources'
+    paths = [str(CORPUS / name) for name in ("loghub", "os-log-merger-live-migration", "uforia-OpenStackForensics",
+                                              "os-loganalyze", "ParisaKalaki-openstack-logs", "snippets")]
+    command = ["parse", *paths, "--tz", "Europe/Paris", "--year", "2019", "--json-summary"]
+    compiled = subprocess.run([str(env_dir / "bin" / "osla"), *command], cwd=tmp_path, env=CLEAN_ENV,
+                              capture_output=True)
+    pure = subprocess.run([sys.executable, "-m", "osloganalyze", *command], cwd=ROOT, env=CLEAN_ENV,
+                          capture_output=True)
+    assert compiled.returncode == pure.returncode == 0, compiled.stderr[-500:]
+    summaries = [json.loads(proc.stderr) for proc in (compiled, pure)]
+    for summary in summaries:
+        del summary["seconds"]
+    assert summaries[0] == summaries[1] and summaries[0]["events"] > 150_000
+    assert compiled.stdout == pure.stdout
+
+
+@pytest.mark.slow
+def test_pure_python_wheel_on_request(tmp_path):
+    wheel = _wheel(tmp_path / "dist", OSLA_PURE_PYTHON="1")
+    assert wheel.name.endswith("-py3-none-any.whl")
+    assert not [name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".so")]

@@ -127,8 +127,8 @@ class LineParser:
             if m:
                 return self._journal_marker(m)
         if first.isalpha() or first == "." or first == "/":
-            wrapper = self._wrapper_for(line)
-            m = wrapper.match(line) if wrapper is not None else None
+            prefix = self._wrapper_for(line)
+            m = prefix.match(line) if prefix is not None else None
             if m:
                 return self._wrapped(m)
         if first == " " or first == "\t":
@@ -383,7 +383,7 @@ def _plan(pattern: re.Pattern) -> tuple:
     """(group names, steps): a (capture, field, kind) step per capture, computed once per pattern."""
     plan = _PLANS.get(id(pattern))
     if plan is None:
-        steps = []
+        steps: list[tuple[str, str | None, int]] = []
         for capture in pattern.groupindex:
             if capture.startswith("_"):
                 if capture not in _READ_ONLY:
@@ -439,7 +439,9 @@ def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
             fields[name] = obj[key]
     if isinstance(fields.get(schema.PROCESS_PID), str) and fields[schema.PROCESS_PID].isdigit():
         fields[schema.PROCESS_PID] = int(fields[schema.PROCESS_PID])
-    context = obj.get("context") if isinstance(obj.get("context"), dict) else {}
+    context = obj.get("context")
+    if not isinstance(context, dict):
+        context = {}
     for key, name in (("request_id", schema.REQUEST_ID), ("global_request_id", schema.GLOBAL_REQUEST_ID),
                       ("user", schema.USER_ID), ("project_id", schema.PROJECT_ID),
                       ("project", schema.PROJECT_ID), ("domain", schema.DOMAIN_ID),
@@ -450,7 +452,9 @@ def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
         value = context.get(key)
         if isinstance(value, str) and value not in _NO_VALUE and name not in fields:
             fields[name] = value
-    extra = obj.get("extra") if isinstance(obj.get("extra"), dict) else {}
+    extra = obj.get("extra")
+    if not isinstance(extra, dict):
+        extra = {}
     instance = extra.get("instance_uuid")
     if instance is None and isinstance(extra.get("instance"), dict):
         instance = extra["instance"].get("uuid")

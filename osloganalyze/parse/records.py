@@ -34,7 +34,7 @@ _SUMMARY_LEVELS = schema.SUMMARY_LEVELS
 class Stats:
     """What happened to every input line (each is counted exactly once)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.files = 0
         self.lines = 0
         self.blank = 0
@@ -162,7 +162,8 @@ class Grouper:
                     if "_traceback" in fields:  # oslo JSON records carry their traceback
                         for text in fields.pop("_traceback").split("\n"):
                             event.add(text, text, True)
-                        event.more.raw = [raw]
+                        if event.more is not None:
+                            event.more.raw = [raw]
                     opened.append(event)  # _open(), inlined: this is the per-line hot path
                     if len(opened) > WINDOW:
                         yield self._finalize(opened.popleft())

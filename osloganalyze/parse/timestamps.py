@@ -70,8 +70,9 @@ class TimeConverter:
             seconds = self._seconds.get(key)
             if seconds is not None and len(text) == 23 and text[19] == ".":
                 return seconds + text[19:] + "Z"  # the common case: a cached second, '.mmm'
-        seconds = self._seconds.get(key, False) if offset is None else False
-        if seconds is False:
+        if offset is None and key in self._seconds:
+            seconds = self._seconds[key]
+        else:
             try:
                 naive = datetime(int(key[0:4]), int(key[5:7]), int(key[8:10]),
                                  int(key[11:13]), int(key[14:16]), int(key[17:19]))
