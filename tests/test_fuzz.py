@@ -3,6 +3,7 @@ import gzip
 import io
 import threading
 
+import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from osloganalyze import schema as S
@@ -30,6 +31,15 @@ REAL = [  # real shapes (reference notes, corpus); the fuzzer cuts, splices and 
     b"-- Logs begin at Tue 2017-03-28 12:02:58 UTC, end at Tue 2017-03-28 13:16:45 UTC. --",
     b"\x1b[01;31mERROR nova.x [\x1b[01;36mNone req-0b3c7c1e-1111-4222-8333-944455556666 admin admin] boom\x1b[00m",
     b"", b"   ", b"\x1b[00m",
+    # numbers and JSON values no log should hold, as corrupt lines hold them
+    b"2024-05-08 10:00:00.123 99999999999999999999999 ERROR nova.x [-] pid beyond 64 bits",
+    b"2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [-] 10.11.10.1 \"GET /v2 HTTP/1.1\" "
+    b"status: 200 len: 99999999999999999999999 time: 99999999999999999999.5",
+    b'{"levelname": 5, "name": ["x"], "process": 1180591620717411303424, "created": 1e20, "message": {"a": 1}, '
+    b'"context": [], "extra": {"instance": 3}, "traceback": 7}',
+    b'{"levelname": "ERROR", "name": "x", "process": true, "created": NaN, "asctime": 7, '
+    b'"context": {"request_id": 5}, "traceback": ["a\\n", "b\\n"]}',
+    b'{"log": 5, "stream": "stdout", "time": 3}',
 ]
 
 
@@ -58,6 +68,7 @@ def check(data: bytes, stats: Stats, events: list):
     assert stats.events == stats.record_lines == len(events)
     for event in events:
         assert set(event) <= set(S.FIELDS), set(event) - set(S.FIELDS)
+        orjson.dumps(event)  # what osla parse and osla ingest write: fails on a non-JSON value or a 65-bit int
         assert isinstance(event[S.EVENT_ORIGINAL], str)
         assert event[S.EVENT_ORIGINAL].count("\n") + 1 <= stats.lines
     # every non-blank line the parser took is in exactly one event's original text
@@ -78,6 +89,17 @@ def test_any_mix_of_real_broken_and_random_lines(parts, newline):
 def test_random_bytes(data):
     stats, events = run(data)
     check(data, stats, events)
+
+
+def test_numbers_beyond_64_bits_are_left_out():
+    stats, events = run(b"\n".join(REAL[-5:]))
+    check(b"\n".join(REAL[-5:]), stats, events)
+    huge_pid, huge_access, odd_json, odd_types = events
+    assert S.PROCESS_PID not in huge_pid and huge_pid[S.MESSAGE] == "pid beyond 64 bits"
+    assert S.HTTP_BYTES not in huge_access and S.EVENT_DURATION not in huge_access
+    assert huge_access[S.HTTP_STATUS] == 200 and huge_access[S.PROCESS_PID] == 25746
+    assert S.PROCESS_PID not in odd_json and S.TIMESTAMP not in odd_json and odd_json[S.LOG_LOGGER] == "['x']"
+    assert S.PROCESS_PID not in odd_types and S.TIMESTAMP not in odd_types  # true is no pid, NaN no time
 
 
 def test_invalid_utf8_is_replaced_not_fatal():

@@ -2,6 +2,7 @@
 compiled parser (hatch_build.py) gives exactly the events the pure-Python one gives."""
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from corpus import CORPUS
+from test_fuzz import REAL, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 CAN_COMPILE = bool(shutil.which("cc") or shutil.which("gcc")) and \
@@ -94,8 +96,14 @@ def test_compiled_parser_gives_the_pure_parsers_events(installed, tmp_path):
     assert loaded.endswith(".so") and "-none-any" not in wheel.name
     # every shape of the corpus (eras, syslog, access logs, JSON, tracebacks), naive times read in a zone
     # with DST, syslog dates given a year: the installed, compiled parser against the sources'
+    # and real lines cut, spliced and corrupted, random bytes, long lines (the compiled code checks
+    # its argument types: a value the pure code lets through must not make it raise)
+    broken = tmp_path / "broken" / "nova-compute.log"
+    broken.parent.mkdir()
+    broken.write_bytes(_broken_lines(random.Random(7), 5000))
     paths = [str(CORPUS / name) for name in ("loghub", "os-log-merger-live-migration", "uforia-OpenStackForensics",
-                                              "os-loganalyze", "ParisaKalaki-openstack-logs", "snippets")]
+                                              "os-loganalyze", "ParisaKalaki-openstack-logs", "snippets")] + \
+        [str(broken.parent)]
     command = ["parse", *paths, "--tz", "Europe/Paris", "--year", "2019", "--json-summary"]
     compiled = subprocess.run([str(env_dir / "bin" / "osla"), *command], cwd=tmp_path, env=CLEAN_ENV,
                               capture_output=True)
@@ -114,3 +122,18 @@ def test_pure_python_wheel_on_request(tmp_path):
     wheel = _wheel(tmp_path / "dist", OSLA_PURE_PYTHON="1")
     assert wheel.name.endswith("-py3-none-any.whl")
     assert not [name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".so")]
+
+
+def _broken_lines(rnd: random.Random, count: int) -> bytes:
+    lines = []
+    for _ in range(count):
+        pick = rnd.random()
+        if pick < 0.5:
+            lines.append(rnd.choice(REAL))
+        elif pick < 0.8:
+            lines.append(mutate(rnd.choice(REAL), rnd.randrange(300), rnd.randbytes(rnd.randrange(9))))
+        elif pick < 0.98:
+            lines.append(rnd.randbytes(rnd.randrange(120)))
+        else:
+            lines.append(rnd.choice(REAL) + b"x" * rnd.randrange(100_000))
+    return b"\n".join(lines)

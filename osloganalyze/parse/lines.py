@@ -170,7 +170,7 @@ class LineParser:
             return Line(EXCEPTION, None, message or "", None, (pid, logger), ts, m)
         level = _LEVELS[level]
         stamp = self.times.oslo(ts) if ts is not None else None
-        if stamp is not None and pid is not None:  # the usual line, built in one go
+        if stamp is not None and pid is not None and len(pid) < 19:  # the usual line, built in one go
             fields = {schema.TIMESTAMP: stamp, schema.PROCESS_PID: int(pid), schema.LOG_LEVEL: level,
                       schema.LOG_LOGGER: logger}
         else:
@@ -178,7 +178,7 @@ class LineParser:
             if stamp is not None:  # None: no timestamp, or a date that does not exist (2013-02-30)
                 fields[schema.TIMESTAMP] = stamp
             if pid is not None:
-                fields[schema.PROCESS_PID] = int(pid)
+                _set_long(fields, schema.PROCESS_PID, int(pid))
         if context != "[-]":
             fields.update(self._context_fields(context, m))
         if instance is not None:
@@ -332,7 +332,7 @@ class LineParser:
                     fields[name] = value
             elif kind == _INT:
                 if value != "-":
-                    fields[name] = int(value)
+                    _set_long(fields, name, int(value))
             elif kind == _LEVEL:
                 level = _LEVELS.get(value) or schema.normalize_level(value)
                 if level:
@@ -358,11 +358,13 @@ class LineParser:
         elif capture == "_client":
             _client_fields(value, fields)
         elif capture == "_duration_s":
-            fields[schema.EVENT_DURATION] = round(float(value) * 1e9)  # 0.1311848 s is 131184800 ns, not ...799
+            seconds = float(value)
+            if seconds < _LONG / 1e9:
+                _set_long(fields, schema.EVENT_DURATION, round(seconds * 1e9))  # 0.1311848 s is 131184800 ns, not ...799
         elif capture == "_duration_ms":
-            fields[schema.EVENT_DURATION] = int(value) * 1_000_000
+            _set_long(fields, schema.EVENT_DURATION, int(value) * 1_000_000)
         elif capture == "_duration_us":
-            fields[schema.EVENT_DURATION] = int(value) * 1000
+            _set_long(fields, schema.EVENT_DURATION, int(value) * 1000)
 
 
 _STR, _CTX, _INT, _LEVEL, _INTERNAL = range(5)
@@ -407,6 +409,16 @@ def _plan(pattern: re.Pattern) -> tuple:
     return plan
 
 
+_LONG = 1 << 63
+
+
+def _set_long(fields: dict, name: str, value: int) -> None:
+    """Numbers are mapped as longs (and JSON encoders stop at 64 bits): a digit run too long for
+    one, from a corrupt line, is left out rather than failing the whole file."""
+    if -_LONG <= value < _LONG:
+        fields[name] = value
+
+
 def _client_fields(value: str, fields: dict) -> None:
     fields[schema.SOURCE_ADDRESS] = value
     first = value.split(",", 1)[0].strip()
@@ -421,13 +433,23 @@ def _client_fields(value: str, fields: dict) -> None:
         pass
 
 
+def _epoch_stamp(created) -> str | None:
+    """oslo's JSON 'created' (epoch seconds) as an event stamp; None if it is not a usable time."""
+    if not isinstance(created, (int, float)) or isinstance(created, bool):
+        return None
+    from datetime import datetime, timezone
+    try:
+        return event_stamp(datetime.fromtimestamp(created, timezone.utc))
+    except (OverflowError, OSError, ValueError):  # out of range, NaN
+        return None
+
+
 def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
     """oslo.log's JSONFormatter output (use_json = True) -> schema fields."""
     fields: dict = {}
-    created = obj.get("created")
-    if isinstance(created, (int, float)):
-        from datetime import datetime, timezone
-        fields[schema.TIMESTAMP] = event_stamp(datetime.fromtimestamp(created, timezone.utc))
+    created = _epoch_stamp(obj.get("created"))
+    if created is not None:
+        fields[schema.TIMESTAMP] = created
     elif isinstance(obj.get("asctime"), str):
         fields[schema.TIMESTAMP] = times.oslo(obj["asctime"])
     level = schema.normalize_level(str(obj.get("levelname", "")))
@@ -437,8 +459,11 @@ def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:
                       ("hostname", schema.HOST_NAME), ("message", schema.MESSAGE)):
         if obj.get(key) not in (None, ""):
             fields[name] = obj[key]
-    if isinstance(fields.get(schema.PROCESS_PID), str) and fields[schema.PROCESS_PID].isdigit():
-        fields[schema.PROCESS_PID] = int(fields[schema.PROCESS_PID])
+    pid = fields.pop(schema.PROCESS_PID, None)
+    if isinstance(pid, str) and pid.isdigit():
+        pid = int(pid)
+    if isinstance(pid, int) and not isinstance(pid, bool):
+        _set_long(fields, schema.PROCESS_PID, pid)
     context = obj.get("context")
     if not isinstance(context, dict):
         context = {}
