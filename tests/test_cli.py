@@ -32,6 +32,17 @@ def test_parse_writes_json_lines_and_a_summary(tmp_path):
     assert result.exit_code == 0
 
 
+def test_file_names_that_are_not_utf8(tmp_path):
+    folder = tmp_path / "nova"
+    folder.mkdir()
+    with open(bytes(folder) + b"/nova-api\xff.log", "wb") as fh:  # a name Linux allows and UTF-8 does not
+        fh.write(LINE.encode())
+    result = invoke("parse", str(tmp_path))
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert event["service.name"] == "nova-api\ufffd" and event["log.file.path"].endswith("/nova/nova-api\ufffd.log")
+    assert result.exit_code == 0
+
+
 def test_output_file_stdin_and_json_summary(tmp_path):
     out = tmp_path / "events.jsonl"
     result = invoke("parse", "-", "-o", str(out), "--json-summary", input="junk first\n" + LINE)

@@ -40,6 +40,9 @@ REAL = [  # real shapes (reference notes, corpus); the fuzzer cuts, splices and 
     b'{"levelname": "ERROR", "name": "x", "process": true, "created": NaN, "asctime": 7, '
     b'"context": {"request_id": 5}, "traceback": ["a\\n", "b\\n"]}',
     b'{"log": 5, "stream": "stdout", "time": 3}',
+    # JSON may escape a lone surrogate, which no UTF-8 encoder takes
+    b'{"levelname": "INFO", "name": "x", "message": "bad \\ud800 half", "context": {"request_id": "req-\\uDFFF"}}',
+    b'{"log": "2024-01-01 10:00:00.120 7 INFO nova.x [-] hi \\udc80 \\ud83d\\ude00\\n", "stream": "stderr"}',
 ]
 
 
@@ -92,14 +95,21 @@ def test_random_bytes(data):
 
 
 def test_numbers_beyond_64_bits_are_left_out():
-    stats, events = run(b"\n".join(REAL[-5:]))
-    check(b"\n".join(REAL[-5:]), stats, events)
+    stats, events = run(b"\n".join(REAL[-7:-2]))
+    check(b"\n".join(REAL[-7:-2]), stats, events)
     huge_pid, huge_access, odd_json, odd_types = events
     assert S.PROCESS_PID not in huge_pid and huge_pid[S.MESSAGE] == "pid beyond 64 bits"
     assert S.HTTP_BYTES not in huge_access and S.EVENT_DURATION not in huge_access
     assert huge_access[S.HTTP_STATUS] == 200 and huge_access[S.PROCESS_PID] == 25746
     assert S.PROCESS_PID not in odd_json and S.TIMESTAMP not in odd_json and odd_json[S.LOG_LOGGER] == "['x']"
     assert S.PROCESS_PID not in odd_types and S.TIMESTAMP not in odd_types  # true is no pid, NaN no time
+
+
+def test_lone_surrogates_in_json_are_replaced():
+    stats, (oslo_json, docker) = run(b"\n".join(REAL[-2:]))
+    check(b"\n".join(REAL[-2:]), stats, [oslo_json, docker])
+    assert oslo_json[S.MESSAGE] == "bad \ufffd half" and oslo_json[S.REQUEST_ID] == "req-\ufffd"
+    assert docker[S.MESSAGE] == "hi \ufffd \U0001f600"  # a valid pair stays one character
 
 
 def test_invalid_utf8_is_replaced_not_fatal():

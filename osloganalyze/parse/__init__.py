@@ -98,6 +98,14 @@ def parse_text(text: str, *, path: str = "<text>", host: str | None = None, serv
 
 def _events(lines: Iterable[tuple[int, int, str]], logfile: LogFile, times: TimeConverter,
             stats: Stats) -> Iterator[dict]:
-    base = {schema.LOG_FILE_PATH: logfile.path, schema.HOST_NAME: logfile.host,
-            schema.SERVICE_NAME: logfile.service}
+    base = {schema.LOG_FILE_PATH: _encodable(logfile.path), schema.HOST_NAME: _encodable(logfile.host),
+            schema.SERVICE_NAME: _encodable(logfile.service)}
     yield from Grouper(LineParser(times), base, stats, logfile.path).run(lines)
+
+
+def _encodable(name: str | None) -> str | None:
+    """A file or folder name as events can carry it: bytes that are not UTF-8 (kept by Python
+    as lone surrogates, which no UTF-8 encoder takes) become U+FFFD."""
+    if name is None or name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

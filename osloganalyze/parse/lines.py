@@ -297,6 +297,8 @@ class LineParser:
             return None
         if not isinstance(obj, dict):
             return None
+        if "\\ud" in line or "\\uD" in line:  # a \ud800-\udfff escape: JSON allows a lone surrogate
+            obj = _without_surrogates(obj)
         if isinstance(obj.get("log"), str) and ("stream" in obj or "time" in obj):
             # docker json-file driver: the original line is in 'log'.
             inner = self.parse(obj["log"].rstrip("\n"))
@@ -410,6 +412,19 @@ def _plan(pattern: re.Pattern) -> tuple:
 
 
 _LONG = 1 << 63
+_SURROGATE = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
+
+
+def _without_surrogates(value):
+    """``value`` with each lone surrogate replaced by U+FFFD: no UTF-8 encoder takes one (valid
+    pairs were joined by json.loads already)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def _set_long(fields: dict, name: str, value: int) -> None:
