@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The modules every log line goes through; compiling them made `osla parse` ~17% faster here.
+# The modules every log line goes through; compiling them made `osla parse` 13-15% faster here.
 COMPILED = ("osloganalyze/parse/lines.py", "osloganalyze/parse/records.py", "osloganalyze/parse/timestamps.py")
 
 
@@ -28,10 +28,11 @@ class CompileParser(BuildHookInterface):
         try:
             built = _compile(Path(self.root), Path(self._scratch))
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure leaves a working pure-Python wheel
-            # (mypyc exits on a type error, after printing it)
-            reason = str(exc).strip().splitlines()[-1:] if isinstance(exc, Exception) else ["type errors"]
-            reason = reason or [type(exc).__name__]
-            self.app.display_warning(f"osla: parser not compiled ({reason[0]}); the wheel is pure Python")
+            if isinstance(exc, SystemExit):  # mypyc exits on a type error, after printing it
+                reason = "type errors"
+            else:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            self.app.display_warning(f"osla: parser not compiled ({reason}); the wheel is pure Python")
             return
         for path, inside in built:
             build_data["force_include"][str(path)] = inside
@@ -51,8 +52,8 @@ def _compile(root: Path, scratch: Path) -> list[tuple[Path, str]]:
     here = os.getcwd()
     os.chdir(root)  # mypyc names the modules from the paths, relative to the project
     try:
-        extensions = mypycify(["--ignore-missing-imports", "--follow-imports=silent", "--cache-dir", str(scratch / "mypy-cache"), *COMPILED],
-                              opt_level="3", target_dir=str(scratch / "c"))
+        options = ["--ignore-missing-imports", "--follow-imports=silent", "--cache-dir", str(scratch / "mypy-cache")]
+        extensions = mypycify([*options, *COMPILED], opt_level="3", target_dir=str(scratch / "c"))
         dist = Distribution({"name": "osloganalyze-compiled", "ext_modules": extensions})
         dist.script_name = "hatch_build.py"
         dist.script_args = ["build_ext", "--build-lib", str(lib), "--build-temp", str(scratch / "temp")]

@@ -5,8 +5,9 @@ input), starts a node with scripts/elasticsearch, runs `osla ingest FILE` --pass
 indices deleted between passes), checks the document count after each, and stops the node.
 
 osla is the wheel as `pip install` makes it (built here; benchmarks/parse.py says how), or with
---build sources the checkout's .venv (pure Python). The first pass meets a node just started, whose JVM has not compiled its indexing code yet; the
-later ones a warm node, as a node that has been receiving logs is. Both are printed.
+--build sources the checkout's .venv (pure Python). The first pass meets a node just started,
+whose JVM has not compiled its indexing code yet; the later ones a warm node, as a node that has
+been receiving logs is. Both are printed.
 
     .venv/bin/python benchmarks/ingest.py [--events 1000000] [--passes 3] [--build wheel|sources]
 """
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import es_node  # noqa: E402 - scripts/es_node.py
-from parse import build, wheel_osla  # noqa: E402
+from parse import build, sources_osla, wheel_osla  # noqa: E402
 from report import measured  # noqa: E402 - the command under the same RSS probe as the report's
 
 
@@ -41,7 +42,7 @@ def main() -> None:
             osla, how = wheel_osla(tmp)
             label = f"the wheel ({how})"
         else:
-            osla, label = shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla", "the sources"
+            osla, label = sources_osla(), "the sources"
         path = tmp / "bench.log"
         lines = build(path, int(args.events * 1.5))  # the corpus averages ~0.7 events per line
         url = node.start()

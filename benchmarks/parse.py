@@ -58,6 +58,11 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def sources_osla() -> str:
+    """The osla of the venv running this benchmark (scripts/setup's editable install: the sources)."""
+    return shutil.which("osla", path=str(Path(sys.executable).parent)) or "osla"
+
+
 def wheel_osla(tmp: Path) -> tuple[str, str]:
     """(the osla of a venv holding the wheel built from this checkout, how its parser was built)."""
     dist = tmp / "dist"
@@ -84,8 +89,7 @@ def main() -> None:
             osla, how = wheel_osla(tmp)
             builds.append((f"wheel ({how})", osla))
         if args.build in ("sources", "both"):
-            builds.append(("sources (pure Python)", shutil.which("osla", path=str(Path(sys.executable).parent))
-                           or "osla"))
+            builds.append(("sources (pure Python)", sources_osla()))
         osla = builds[0][1]
         print(f"osla parse benchmark (python {sys.version.split()[0]}, one core{'' if pin else ' not pinned'})")
         for factor in (1, 2):
