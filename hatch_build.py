@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The modules every log line goes through; compiling them made `osla parse` 13-15% faster here.
+# The modules every log line goes through; compiling them makes `osla parse` faster (benchmarks/README.md).
 COMPILED = ("osloganalyze/parse/lines.py", "osloganalyze/parse/records.py", "osloganalyze/parse/timestamps.py")
 
 

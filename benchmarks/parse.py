@@ -35,7 +35,7 @@ SOURCES = ("loghub/*.log", "ParisaKalaki-openstack-logs/*.log.gz", "os-loganalyz
 def corpus_bytes(patterns=SOURCES) -> bytes:
     chunks = []
     for path in (p for pattern in patterns for p in sorted(CORPUS.glob(pattern))):
-        data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         chunks.append(data if data.endswith(b"\n") else data + b"\n")
     return b"".join(chunks)
 

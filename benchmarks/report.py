@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ import es_node  # noqa: E402 - scripts/es_node.py
 
 CORPUS = Path(os.environ.get("OSLA_CORPUS", ROOT.parent / "shared" / "corpus"))
 SOURCES = ("os-log-merger-live-migration/*/var/log/*/*.log", "uforia-OpenStackForensics/var/log/*/*.log")
-DAY = datetime(2024, 5, 8, tzinfo=timezone.utc)  # the report period: 2024-05-08 00:00 to 2024-05-09 00:00
+DAY = datetime(2024, 5, 8, tzinfo=UTC)  # the report period: 2024-05-08 00:00 to 2024-05-09 00:00
 _STAMP = re.compile(rb"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(\.\d+)?", re.M)
 
 

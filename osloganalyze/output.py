@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import json
 import sys
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    orjson = None
+from collections.abc import Callable
+from typing import IO
 
 
 def _json_dumps(event: dict) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-dumps = orjson.dumps if orjson is not None else _json_dumps  # chosen once, not per event
+dumps: Callable[[dict], bytes]
+try:
+    import orjson
+
+    dumps = orjson.dumps  # chosen once, not per event
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    dumps = _json_dumps
 
 
 class JsonLinesWriter:
@@ -22,7 +25,7 @@ class JsonLinesWriter:
 
     def __init__(self, path: str | None = None):
         self.path = path
-        self._fh = None
+        self._fh: IO[bytes] = sys.stdout.buffer
         self._buffer: list[bytes] = []
 
     def __enter__(self):

@@ -2,11 +2,11 @@
 
 pygrok does the grok part (``%{NAME:capture}`` expansion over its base library plus
 our files). We compile the expansion with the standard ``re`` module, which is
-2-3x faster than ``regex`` here; so patterns must not repeat a capture name (use
+faster than ``regex`` here (benchmarks/README.md); so patterns must not repeat a capture name (use
 the ``__tag`` suffix, see :mod:`osloganalyze.schema`). The Fluentd generator reads
 the same expansions, so both parsers share one source.
 
-Expanding costs ~50 ms a process (pygrok reads its library for every pattern), so expansions
+Expanding takes a noticeable part of a triage's start (pygrok reads its library for every pattern), so expansions
 are kept in the user's cache folder (``$XDG_CACHE_HOME/osla/patterns``), in a file named by a
 digest of the grok files and of pygrok's own files: any change to either is a new file.
 """
@@ -72,10 +72,10 @@ class PatternLibrary:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         return Path(base) / "osla" / "patterns" / f"{digest.hexdigest()[:32]}.json"
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 - one library per process, kept for the process's life
     def compile(self, name: str) -> re.Pattern:
         """The pattern compiled for matching: pygrok wraps every %{NAME} reference in a
-        capturing group; those become non-capturing (same matches, ~10% faster)."""
+        capturing group; those become non-capturing (same matches, faster)."""
         return re.compile(uncapture(self.expand(name)))
 
     def captures(self, name: str) -> list[str]:
@@ -153,6 +153,6 @@ def check_captures(library: PatternLibrary) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_library() -> PatternLibrary:
     return PatternLibrary()

@@ -172,6 +172,14 @@ def exact_search(name: str) -> tuple[str, int] | None:
     return None
 
 
+def exact_field(name: str) -> tuple[str, int]:
+    """:func:`exact_search` of a field known to be searchable so (rules are checked at load)."""
+    found = exact_search(name)
+    if found is None:
+        raise ValueError(f"{name} cannot be searched by exact value")
+    return found
+
+
 def normalize_level(text: str) -> str | None:
     """Map a level as logged (any case, aliases) to one of :data:`LEVELS`."""
     upper = text.upper()

@@ -1,4 +1,14 @@
+"""Test tiers. A test is *slow* when it needs the real-log corpus (found from what it uses, see
+:func:`_corpus_users`), a server the suite starts (Elasticsearch, Keystone), a built wheel, or
+is marked so; ``scripts/test -m "not slow"`` is the fast tier: no corpus, no server.
+
+Without the corpus, the tests that need it are skipped with the reason; in CI (CI set) a
+missing corpus stops the run instead, so that a green CI always means the corpus was read."""
+import ast
+import inspect
+import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -7,10 +17,72 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/corpus.py
 
 from corpus import CORPUS  # noqa: E402
 
+HAVE_CORPUS = (CORPUS / "SOURCES.md").is_file()
+SERVER_FIXTURES = {"es_url", "secure_es", "keystone", "uforia_indexed", "indexed", "installed"}
+_CORPUS_ROOTS = {"CORPUS", "log_files", "snippet_blocks"}  # what tests/corpus.py gives access through
+
 
 def pytest_sessionstart(session):
-    if not (CORPUS / "SOURCES.md").is_file():
-        raise pytest.UsageError(f"the real-log corpus is not at {CORPUS} (set OSLA_CORPUS): most tests need it")
+    if not HAVE_CORPUS and os.environ.get("CI"):
+        raise pytest.UsageError(f"the real-log corpus is not at {CORPUS} (set OSLA_CORPUS): CI must read it")
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+        {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+_MODULE_USERS: dict[str, set[str]] = {}
+
+
+def _corpus_users(module) -> set[str]:
+    """The module-level names of a test module that reach the corpus, directly or through
+    another such name (constants like BUNDLE, helpers, fixtures)."""
+    if module.__name__ not in _MODULE_USERS:
+        tree = ast.parse(inspect.getsource(module))
+        defined: dict[str, ast.AST] = {}
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in _names(target):
+                        defined[name] = node
+        users = set(_CORPUS_ROOTS)
+        grown = True
+        while grown:
+            grown = False
+            for name, node in defined.items():
+                if name not in users and _names(node) & users:
+                    users.add(name)
+                    grown = True
+        _MODULE_USERS[module.__name__] = users
+    return _MODULE_USERS[module.__name__]
+
+
+def _needs_corpus(item) -> bool:
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    users = _corpus_users(item.module)
+    used = _names(ast.parse(textwrap.dedent(inspect.getsource(function))))  # decorators and body
+    return bool((used | set(item.fixturenames)) & users)
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason=f"needs the real-log corpus at {CORPUS} (set OSLA_CORPUS)")
+    for item in items:
+        corpus = _needs_corpus(item)
+        server = bool(set(item.fixturenames) & SERVER_FIXTURES)
+        if corpus:
+            item.add_marker("corpus")
+            if not HAVE_CORPUS:
+                item.add_marker(skip)
+        if server:
+            item.add_marker("server")
+        if corpus or server:
+            item.add_marker("slow")
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,17 @@ import es_node  # noqa: E402,F401 - scripts/es_node.py, also behind scripts/elas
 
 def make_certs(folder: Path) -> dict:
     """A CA and a server certificate for 127.0.0.1/localhost, written as PEM files."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     def name(text):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(name("osla test CA")).issuer_name(name("osla test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())

@@ -2,10 +2,10 @@
 tokens, oslo.log's default file format, served by gunicorn on 127.0.0.1, stopped by the tests."""
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
-import grp
 import shutil
 import socket
 import subprocess
@@ -99,10 +99,11 @@ key_repository = {self.credential}
             "import sys\nsys.argv = sys.argv[:1]\n"
             "from keystone.server.wsgi import initialize_public_application\n"
             "application = initialize_public_application()\n")
-        self.process = subprocess.Popen(
-            [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--timeout", "60",
-             "--chdir", str(self.root), "keystone_public:application"],
-            env=self._env(), stdout=subprocess.DEVNULL, stderr=open(self.root / "gunicorn.log", "w"))
+        with open(self.root / "gunicorn.log", "w") as errors:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--timeout", "60",
+                 "--chdir", str(self.root), "keystone_public:application"],
+                env=self._env(), stdout=subprocess.DEVNULL, stderr=errors)
         deadline = time.time() + 90
         while time.time() < deadline:
             if self.process.poll() is not None:

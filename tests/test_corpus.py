@@ -3,11 +3,10 @@ import csv
 import re
 
 import pytest
-
 from corpus import CORPUS, log_files, read_text
+
 from osloganalyze import schema as S
 from osloganalyze.parse import Stats, parse_paths, parse_text
-
 
 
 def corpus_text(path):

@@ -9,8 +9,8 @@ import json
 import re
 from collections import defaultdict
 
-
 from corpus import CORPUS
+
 from osloganalyze import schema as S
 from osloganalyze.parse import parse_text
 

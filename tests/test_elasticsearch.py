@@ -8,18 +8,35 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from corpus import CORPUS
 from elasticsearch import Elasticsearch
 
-from corpus import CORPUS
 from osloganalyze import schema as S
 from osloganalyze.cli import main
 from osloganalyze.es.template import properties
 from osloganalyze.parse import parse_paths
 from osloganalyze.query import EventQuery
 from osloganalyze.sources.elasticsearch import ElasticsearchSource
-from osloganalyze.sources.local import LocalSource
 
 BUNDLE = str(CORPUS / "os-log-merger-live-migration")
+
+
+class LocalTreeEvents:
+    """What the server must answer for a query: the tree's events that match it, in query order."""
+
+    def __init__(self, paths):
+        self.paths = paths
+
+    def events(self, query, limit=None):
+        from osloganalyze.parse import parse_paths
+        from osloganalyze.query import order
+
+        found = sorted((e for e in parse_paths(self.paths) if query.matches(e)), key=order)
+        return found[:limit] if limit is not None else found
+
+
+def local_events(query):
+    return LocalTreeEvents([BUNDLE]).events(query)
 
 
 def osla(*args, env=None):
@@ -117,7 +134,7 @@ def test_rejected_documents_are_reported_with_the_reason(es_url, tmp_path):
 def test_elasticsearch_source_answers_like_the_local_tree(es_url):
     assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "same").exit_code == 0
     count(es_url, "same")  # refresh
-    local = LocalSource([BUNDLE])
+    local = LocalTreeEvents([BUNDLE])
     remote = ElasticsearchSource(Elasticsearch(es_url), "same", page_size=500)
     queries = [
         EventQuery(request_ids=("req-e4f91dbb-6b8f-4240-8a23-f424f1900e54",)),
@@ -144,7 +161,7 @@ def test_first_events_and_a_failed_msearch_item(es_url):
     assert Elasticsearch(es_url).count(index="firsts-*")["count"] == len(list(parse_paths([BUNDLE])))
     source = ElasticsearchSource(Elasticsearch(es_url), "firsts")
     hosts = ["hp-ms-01-c29", "hp-ms-01-c30", "nowhere"]
-    local = LocalSource([BUNDLE])
+    local = LocalTreeEvents([BUNDLE])
     found = source.first_events([EventQuery(hosts=(h,)).to_elasticsearch() for h in hosts])
     assert found[:2] == [local.events(EventQuery(hosts=(h,)))[0] for h in hosts[:2]] and found[2] is None
     assert source.round_trips == 1
@@ -178,7 +195,7 @@ def test_a_failed_shard_is_an_error_not_fewer_events(es_url):
 def test_instance_query_finds_events_on_both_hosts(es_url):
     events = list(parse_paths([BUNDLE]))
     instance = next(e[S.INSTANCE_UUID] for e in events if e.get(S.INSTANCE_UUID) and e[S.HOST_NAME] == "hp-ms-01-c30")
-    hosts = {e[S.HOST_NAME] for e in LocalSource([BUNDLE]).events(EventQuery(instance_uuids=(instance,)))}
+    hosts = {e[S.HOST_NAME] for e in local_events(EventQuery(instance_uuids=(instance,)))}
     assert hosts == {"hp-ms-01-c29", "hp-ms-01-c30"}
 
 

@@ -4,7 +4,8 @@ import io
 import threading
 
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from osloganalyze import schema as S
 from osloganalyze.parse import Stats, _events, parse_paths
@@ -136,7 +137,10 @@ def test_file_that_grows_while_read(tmp_path):
     stats = Stats()
     events = parse_paths([str(path)], stats=stats)
     seen = [next(events) for _ in range(10)]
-    appender = threading.Thread(target=lambda: open(path, "ab").write(record * 5000))
+    def append() -> None:
+        with open(path, "ab") as out:
+            out.write(record * 5000)
+    appender = threading.Thread(target=append)
     appender.start()
     appender.join()
     seen.extend(events)

@@ -1,7 +1,6 @@
 """Multi-line grouping rules (osloganalyze/parse/records.py), each with a case that must and must not join."""
 from osloganalyze import schema as S
-from osloganalyze.parse import Stats, parse_text
-from osloganalyze.parse import records
+from osloganalyze.parse import Stats, parse_text, records
 
 TS = "2024-05-01 12:00:00.100"
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-
 from keystone_server import KEYSTONE, Keystone
+
 from osloganalyze.cli import main
 
 pytestmark = pytest.mark.slow

@@ -8,14 +8,14 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from elasticsearch import Elasticsearch
-
 from corpus import CORPUS
+from elasticsearch import Elasticsearch
+from smtp_server import smtp_server
+
 from osloganalyze.cli import main
 from osloganalyze.report import analyze
 from osloganalyze.report.period import Period
 from osloganalyze.report.tally import Observer, Tally
-from smtp_server import smtp_server
 
 UFORIA = str(CORPUS / "uforia-OpenStackForensics")
 # 2014-04-17 against the week before it (only 2014-04-16 has logs)
@@ -230,13 +230,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     tree = _tree(tmp_path)
     cases = [
         (["report", tree, "--since", "yesterday"], "--since takes a duration"),
-        (["report", tree, "--baseline", "a week"], "--baseline takes a duration"),
+        (["report", tree, "--baseline", "a week"], "'--baseline': takes a duration"),
         (["report", tree, "--since", "2024-05-03", "--until", "2024-05-02"], "the report period is empty"),
         (["report", tree, "--email", "ops@example.org"], "--email needs --smtp"),
         (["report", tree, "--email", "a@b", "--smtp", "127.0.0.1:9"], "cannot reach SMTP server 127.0.0.1:9"),
         (["report", tree, "--html", str(tmp_path / "no" / "such" / "dir" / "r.html")], "cannot write"),
         (["report", str(tmp_path / "missing")], "missing"),
-        (["report"], "give log PATHs, or --es URL"),
+        (["report"], "give log PATHs (a node's /var/log, an unpacked bundle), or --es URL"),
     ]
     for args, message in cases:
         result = osla(*args, *(["--until", "2024-05-03"] if "--until" not in args and len(args) > 1 else []))
@@ -335,13 +335,13 @@ def test_files_shared_over_two_processes_give_the_same_tables(monkeypatch):
     period = Period.between(*(analyze.pd.Timestamp(t).to_pydatetime() for t in ("2014-04-21", "2014-04-23")),
                             analyze.timedelta(days=7))
     one, one_found, one_stats = local.collect([UFORIA], period, rules, workers=1)
-    monkeypatch.setattr(local, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(local, "PARSE_PARALLEL_BYTES", 0)
     seen = []
     two, two_found, two_stats = local.collect([UFORIA], period, rules, workers=2, progress=seen.append)
     assert (two.levels, two.days, two.requests, two.keystone) == (one.levels, one.days, one.requests, one.keystone)
     assert {k: (s.count, s.first, s.last) for k, s in two.signatures.items()} == \
         {k: (s.count, s.first, s.last) for k, s in one.signatures.items()}
     assert two.period_events == one.period_events == 25815 and two_stats.files == one_stats.files
-    key = lambda f: (f["rule"], f["signature"], f["count"], f["escalated"], f["first_seen"], f["last_seen"])  # noqa: E731
+    key = lambda f: (f.rule, f.signature, f.count, f.escalated, f.first_seen, f.last_seen)  # noqa: E731
     assert sorted(map(key, two_found.findings())) == sorted(map(key, one_found.findings()))
     assert seen and seen[-1] == two.period_events  # progress counted the period's events of both workers

@@ -2,10 +2,10 @@
 import re
 
 import pytest
+from corpus import CORPUS, log_files, read_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import CORPUS, log_files, read_text
 from osloganalyze.parse import parse_text
 from osloganalyze.rules.conditions import ConditionError, parse_match
 from osloganalyze.rules.engine import LocalEngine, effective_condition
@@ -70,9 +70,9 @@ def test_traceback_rule_names_exception_and_deepest_openstack_frame():
     end = text.index("\n", text.index("TRACE nova.openstack.common.rpc.amqp InstanceNotFound", start))
     events = parse_text(text[start:end + 1], service="nova-compute")
     (finding,) = LocalEngine(RULES).scan(events).findings()
-    assert finding["rule"] == "python-traceback" and finding["category"] == "bug"
-    assert finding["signature"].startswith("InstanceNotFound: Instance instance-<n> could not be found. @ nova/")
-    assert finding["frame"].startswith("nova/") and " in " in finding["frame"]
+    assert finding.rule == "python-traceback" and finding.category == "bug"
+    assert finding.signature.startswith("InstanceNotFound: Instance instance-<n> could not be found. @ nova/")
+    assert finding.frame.startswith("nova/") and " in " in finding.frame
 
 
 def test_supersession_is_one_rule_per_explained_event():

@@ -158,7 +158,7 @@ def test_elasticsearch_scan_gives_the_local_findings(indexed):
     remote = ElasticsearchEngine(RULES, source).scan()
     assert remote.hits == local.hits
     assert source.sent < remote.hits  # some were counted, not sent
-    local, remote = local.findings(), remote.findings()
+    local, remote = [f.to_json() for f in local.findings()], [f.to_json() for f in remote.findings()]
 
     def key(f):
         return (f["rule"], f["signature"], f["escalated"], f["count"], f["first_seen"], f["last_seen"],

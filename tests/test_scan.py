@@ -4,9 +4,9 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
 from corpus import CORPUS, snippet_blocks
 from forward_receiver import ForwardReceiver
+
 from osloganalyze.cli import main
 from osloganalyze.cli.scan import time_bound
 
@@ -173,7 +173,8 @@ def test_operators_add_rules_with_rules_dir(tmp_path):
     (rules / "site.yaml").write_text(OWN_RULE.replace("category: infrastructure", "category: weather"))
     broken = osla("scan", SAMPLE, "--rules", str(rules))
     assert broken.exit_code == 2
-    assert broken.stderr.strip().endswith("rule site-ceph-slow-ops: category must be one of bug, config, infrastructure, not 'weather'")
+    assert broken.stderr.strip().endswith(
+        "rule site-ceph-slow-ops: category must be one of bug, config, infrastructure, not 'weather'")
 
 
 def test_rules_list_show_and_test_builtin():

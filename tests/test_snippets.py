@@ -1,10 +1,9 @@
 """Named cases from ../shared/corpus/snippets: request ids, global ids, error types and messages."""
 import pytest
-
 from corpus import snippet_blocks
+
 from osloganalyze import schema as S
 from osloganalyze.parse import parse_text
-
 
 
 @pytest.fixture(scope="module")

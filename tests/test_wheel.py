@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from corpus import CORPUS
 from test_fuzz import REAL, mutate
 

@@ -1,18 +1,20 @@
-"""Helpers shared by commands: one-line errors, progress on a terminal."""
+"""Helpers shared by commands: options, progress on a terminal, one-line failures."""
 from __future__ import annotations
 
-import contextlib
+import logging
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
+from ..errors import OslaError
 
-class Failure(click.ClickException):
+log = logging.getLogger("osla")
+
+
+class Failure(OslaError):
     """A clear one-line error and exit status 2 (bad input, unusable source)."""
-
-    exit_code = 2
 
 
 class Progress:
@@ -40,6 +42,7 @@ class Progress:
         if self.enabled and self.count >= 1000:
             sys.stderr.write("\r" + " " * 60 + "\r")
             sys.stderr.flush()
+        log.debug("%s: %d events in %.2f s", self.label, self.count, self.elapsed)
 
     @property
     def elapsed(self) -> float:
@@ -49,8 +52,8 @@ class Progress:
 def moment(text: str, option: str, now: datetime) -> datetime:
     """A --since/--until value: a duration before ``now`` ('24h', '7d') or a date/time, read as
     UTC when it has no offset ('2014-04-16', '2014-04-16T21:17', a full ISO time)."""
-    from ..parse.timestamps import event_time
     from ..durations import parse_duration
+    from ..times import event_time
 
     try:
         return now - timedelta(seconds=parse_duration(text))
@@ -61,7 +64,7 @@ def moment(text: str, option: str, now: datetime) -> datetime:
     except ValueError:
         raise Failure(f"{option} takes a duration (30m, 24h, 7d) or a date/time (2024-05-01T12:00), "
                       f"not {text!r}") from None
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def es_options(command):
@@ -82,40 +85,19 @@ def es_options(command):
     return command
 
 
-def es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file):
-    """Resolve settings and connect, or fail with one secret-free line."""
-    from ..es.connection import EsError, connect, resolve
+def es_settings(es_urls=(), es_user=None, es_password=None, es_ca=None, es_api_key=None, config_file=None):
+    """Settings from the options, the environment and the config file (EsError: one line)."""
+    from ..es.connection import resolve
 
-    try:
-        settings = resolve(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
-        debug(f"elasticsearch settings: {settings.describe()}")
-        return connect(settings), settings
-    except EsError as exc:
-        raise Failure(str(exc)) from None
+    return resolve(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
 
 
-def es_configured(config_file) -> bool:
-    """An Elasticsearch URL from the environment or the config file (errors surface on connect)."""
-    from ..es.connection import EsError, resolve
-    try:
-        return bool(resolve((), None, None, None, None, config_file).urls)
-    except EsError:
-        return True
+def es_client(es_urls=(), es_user=None, es_password=None, es_ca=None, es_api_key=None, config_file=None):
+    """Resolve settings and connect (EsError or ServerError: one secret-free line)."""
+    from ..es.connection import connect
 
-
-@contextlib.contextmanager
-def es_errors(settings):
-    """Turn any Elasticsearch failure inside the block into one secret-free line (exit 2)."""
-    from ..es.connection import EsError, explain
-
-    try:
-        yield
-    except click.ClickException:
-        raise
-    except EsError as exc:
-        raise Failure(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - every client failure becomes one line
-        raise Failure(explain(exc, settings)) from None
+    settings = es_settings(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
+    return connect(settings), settings
 
 
 def rules_option(command):
@@ -125,15 +107,9 @@ def rules_option(command):
 
 
 def loaded_rules(rules_dirs):
-    from ..rules.model import RuleError, load_rules
+    from ..rules.model import load_rules
 
-    try:
-        return load_rules(tuple(rules_dirs))
-    except RuleError as exc:
-        raise Failure(str(exc)) from None
-
-
-def debug(message: str) -> None:
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
-        click.echo(f"osla: debug: {message}", err=True)
+    start = time.monotonic()
+    rules = load_rules(tuple(rules_dirs))
+    log.debug("rules: %d loaded in %.1f ms", len(rules), (time.monotonic() - start) * 1000)
+    return rules

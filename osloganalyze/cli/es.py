@@ -6,11 +6,10 @@ import sys
 
 import click
 
-from ..es.connection import explain
+from ..es.connection import client_errors, explain, server_errors
 from ..parse import Stats, parse_paths
-from ..sources.local import SourceError
-from ..timezones import BadTimeZone, zone
-from .common import Failure, Progress, es_client, es_errors, es_options
+from .common import Failure, Progress, es_client, es_options
+from .types import TIME_ZONE
 
 
 @click.group("es")
@@ -41,7 +40,7 @@ def setup_command(prefix, retention_days, **connection):
     from ..es.template import setup
 
     client, settings = es_client(**connection)
-    with es_errors(settings):
+    with server_errors(settings):
         result = setup(client, prefix, retention_days)
     click.echo(json.dumps(result))
 
@@ -58,8 +57,7 @@ def check_command(**connection):
     from ..es.connection import check
 
     client, settings = es_client(**connection)
-    with es_errors(settings):
-        health = check(client, settings)
+    health = check(client, settings)
     click.echo(json.dumps({k: health.get(k) for k in ("cluster_name", "status", "number_of_nodes")}))
 
 
@@ -67,9 +65,9 @@ def check_command(**connection):
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @es_options
 @click.option("--prefix", default="openstack", show_default=True, help="Index prefix (indices PREFIX-YYYY.MM.DD).")
-@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps.")
+@click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE, help="Time zone of naive oslo.log timestamps.")
 @click.option("--host", help="host.name for every event (default: from the path).")
-@click.option("--year", type=int, help="Year for syslog dates that carry none.")
+@click.option("--year", type=click.IntRange(1970, 9999), help="Year for syslog dates that carry none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
     """Parse log files and bulk-index the events into Elasticsearch.
@@ -87,10 +85,6 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
     """
     from ..es.ingest import ingest
 
-    try:
-        zone(tz)
-    except BadTimeZone as exc:
-        raise Failure(str(exc)) from None
     client, settings = es_client(**connection)
     _ensure_template(client, settings, prefix)
     stats = Stats()
@@ -98,14 +92,12 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
     try:
         result = ingest(client, parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats), prefix,
                         progress=progress.update)
-    except SourceError as exc:
-        raise Failure(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - the server went away mid-run
+    except client_errors() as exc:  # the server went away mid-run
         progress.done()
         raise Failure(f"{explain(exc, settings)}; {stats.events:,} events parsed so far. Run the same command "
                       f"again to finish: event ids make it safe (nothing is doubled)") from None
     progress.done()
-    with es_errors(settings):  # searchable when the command returns (a report may follow at once)
+    with server_errors(settings):  # searchable when the command returns (a report may follow at once)
         client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
     summary = {"files": stats.files, "events": stats.events, "indexed": result.indexed, "rejected": result.rejected,
                "rejections": result.rejections, "unparsed": stats.unparsed, "errors": stats.errors,
@@ -129,7 +121,7 @@ def _ensure_template(client, settings, prefix: str) -> None:
     """Never let Elasticsearch guess mappings: install the template if PREFIX has none (or an older one)."""
     from ..es.template import ensure
 
-    with es_errors(settings):
+    with server_errors(settings):
         done = ensure(client, prefix)
     if done:
         click.echo(f"osla ingest: {done} the index template for {prefix}-* (see osla es setup)", err=True)

@@ -6,12 +6,19 @@ import sys
 
 import click
 
-from .common import Failure, es_client, es_errors, es_options
+from .common import Failure, es_client, es_options
+from .types import HOST_PORT
 
 
 @click.group("fluentd")
 def fluentd_group():
-    """Fluentd configs that ship OpenStack logs to Elasticsearch/OpenSearch."""
+    """Fluentd configs that ship OpenStack logs to Elasticsearch/OpenSearch.
+
+    \b
+    Examples:
+      osla fluentd render --inventory inventory.yaml --out /etc/fluent/osla
+      osla fluentd check /etc/fluent/osla
+    """
 
 
 @fluentd_group.command("render")
@@ -46,8 +53,6 @@ def render_command(inventory_file, out, mode, discover_root, node):
                 found.source = f"{inventory_file} + {found.source}"
             inventory = found
         written = write(render(inventory, mode), out)
-    except inv.InventoryError as exc:
-        raise Failure(str(exc)) from None
     except OSError as exc:
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     for path in written:
@@ -62,13 +67,15 @@ def render_command(inventory_file, out, mode, discover_root, node):
 @click.option("--json", "as_json", is_flag=True)
 def check_command(directory, fluentd_bin, ruby_bin, as_json):
     """Check rendered configs: fluentd --dry-run where fluentd is installed, and every regexp
-    in Ruby (Onigmo) against osla's Python parser on golden lines. Exit 1 on any problem."""
-    from ..fluentd.check import CheckError, check_dir
+    in Ruby (Onigmo) against osla's Python parser on golden lines. Exit 1 on any problem.
 
-    try:
-        reports, notes = check_dir(directory, fluentd_bin, ruby_bin)
-    except CheckError as exc:
-        raise Failure(str(exc)) from None
+    \b
+    Example:
+      osla fluentd check /etc/fluent/osla --fluentd /opt/fluent/bin/fluentd
+    """
+    from ..fluentd.check import check_dir
+
+    reports, notes = check_dir(directory, fluentd_bin, ruby_bin)
     failed = [r for r in reports if r.problems]
     if as_json:
         click.echo(json.dumps({"files": [r.__dict__ for r in reports], "notes": notes}))
@@ -86,27 +93,33 @@ def check_command(directory, fluentd_bin, ruby_bin, as_json):
 
 @click.group("pipeline")
 def pipeline_group():
-    """The whole shipping path, end to end."""
+    """The whole shipping path, end to end.
+
+    \b
+    Example:
+      osla pipeline check --fluentd 127.0.0.1:24224 --es https://es:9200
+    """
 
 
 @pipeline_group.command("check")
-@click.option("--fluentd", "address", required=True, metavar="HOST:PORT", help="Fluentd's forward input.")
+@click.option("--fluentd", "address", required=True, type=HOST_PORT, help="Fluentd's forward input.")
 @es_options
 @click.option("--prefix", default="openstack", show_default=True)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the canary.")
 @click.option("--json", "as_json", is_flag=True)
 def pipeline_check_command(address, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, timeout,
                            as_json):
-    """Send a canary through Fluentd into Elasticsearch; print the latency, or the hop that failed."""
-    from ..fluentd.forward import ForwardError, parse_address
+    """Send a canary through Fluentd into Elasticsearch; print the latency, or the hop that failed.
+
+    \b
+    Example:
+      osla pipeline check --fluentd 127.0.0.1:24224 --es https://es:9200 --timeout 30
+    """
+    from ..es.connection import server_errors
     from ..fluentd.pipeline import check
 
-    try:
-        parse_address(address)
-    except ForwardError as exc:
-        raise Failure(str(exc)) from None
     client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
-    with es_errors(settings):
+    with server_errors(settings):
         result = check(address, client, prefix, timeout)
     if as_json:
         click.echo(json.dumps(result.__dict__))

@@ -8,17 +8,18 @@ import click
 
 from ..output import JsonLinesWriter
 from ..parse import Stats, parse_paths
-from ..sources.local import SourceError
-from ..timezones import BadTimeZone, zone
 from .common import Failure, Progress
+from .types import TIME_ZONE
 
 
 @click.command("parse")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write events here instead of stdout.")
-@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (IANA name).")
+@click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE,
+              help="Time zone of naive oslo.log timestamps (IANA name).")
 @click.option("--host", help="host.name for every event (default: the bundle folder, or this host for /var/log).")
-@click.option("--year", type=int, help="Year for syslog dates that carry none (default: the file's modification year).")
+@click.option("--year", type=click.IntRange(1970, 9999),
+              help="Year for syslog dates that carry none (default: the file's modification year).")
 @click.option("--json-summary", is_flag=True, help="Print the summary on stderr as one JSON object.")
 def parse_command(paths, output, tz, host, year, json_summary):
     """Parse oslo.log files (and access logs, journald dumps) into events.
@@ -33,18 +34,12 @@ def parse_command(paths, output, tz, host, year, json_summary):
       osla parse bundle/ -o events.jsonl        # bundle/<host>/var/log/...
       journalctl -u devstack@n-cpu | osla parse -
     """
-    try:
-        zone(tz)
-    except BadTimeZone as exc:
-        raise Failure(str(exc)) from None
     stats = Stats()
     progress = Progress("parsing")
     try:
         with JsonLinesWriter(output) as writer:
             writer.write_all(parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats),
                              progress=progress.update)
-    except SourceError as exc:
-        raise Failure(str(exc)) from None
     except BrokenPipeError:
         sys.stderr.close()  # reader went away (| head): not an error
         return

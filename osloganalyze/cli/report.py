@@ -8,44 +8,40 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
-from ..durations import parse_duration
-from .common import (Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, moment,
-                     rules_option)
+from .backend import backend_options, choose
+from .common import Failure, Progress, loaded_rules, moment, rules_option
+from .types import DURATION, HOST_OPTIONAL_PORT
 
 
-def _period(since: str, until: str | None, baseline: str):
+def _period(since: str, until: str | None, baseline: int):
     from ..report.period import Period
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     end = moment(until, "--until", now) if until else now
     start = moment(since, "--since", end)  # a duration counts back from --until
     try:
-        length = timedelta(seconds=parse_duration(baseline))
-    except ValueError:
-        raise Failure(f"--baseline takes a duration (7d, 48h), not {baseline!r}") from None
-    try:
-        return Period.between(start, end, length)
+        return Period.between(start, end, timedelta(seconds=baseline))
     except ValueError as exc:
         raise Failure(str(exc)) from None
 
 
 @click.command("report")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
-@es_options
-@click.option("--prefix", default="openstack", show_default=True, help="Index prefix (with --es).")
+@backend_options
 @click.option("--since", default="24h", show_default=True,
               help="Start of the period: a duration before --until (24h) or a date/time (UTC).")
 @click.option("--until", help="End of the period (default: now; same forms as --since).")
-@click.option("--baseline", default="7d", show_default=True, help="How far back before the period to compare with.")
+@click.option("--baseline", default="7d", show_default=True, type=DURATION,
+              help="How far back before the period to compare with.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write the report as one HTML file.")
 @click.option("--text", "as_text", is_flag=True, help="Print the text report (the default when nothing else is asked).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @click.option("--email", "recipients", multiple=True, metavar="TO", help="Mail the report to TO (repeatable).")
-@click.option("--smtp", metavar="HOST[:PORT]", help="SMTP server for --email (default port 25, 587, 465).")
+@click.option("--smtp", type=HOST_OPTIONAL_PORT, help="SMTP server for --email (default port 25, 587, 465).")
 @click.option("--starttls", "security", flag_value="starttls", help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--ssl", "security", flag_value="ssl", help="SMTP over TLS from the start (SMTPS).")
 @click.option("--smtp-user", help="SMTP login (the password comes from env OSLA_SMTP_PASSWORD).")
@@ -55,11 +51,8 @@ def _period(since: str, until: str | None, baseline: str):
               help="Cloud name for the subject and title (env OSLA_CLOUD; default: this host's name).")
 @click.option("--kibana-url", help="Kibana base URL: each item gets a Discover link.")
 @rules_option
-@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (local files).")
-@click.option("--year", type=int, help="Year for syslog dates that carry none (local files).")
-def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, since, until,
-                   baseline, html_file, as_text, as_json, recipients, smtp, security, smtp_user, smtp_ca, sender,
-                   cloud, kibana_url, rules_dirs, tz, year):
+def report_command(paths, since, until, baseline, html_file, as_text, as_json, recipients, smtp, security, smtp_user,
+                   smtp_ca, sender, cloud, kibana_url, rules_dirs, **where):
     """The nightly report: new error signatures, spikes, HTTP 5xx rates, Keystone/Fernet
     failures, recurring tracebacks and rule findings of a period, against a baseline.
 
@@ -82,55 +75,25 @@ def report_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, conf
     password = os.environ.get("OSLA_SMTP_PASSWORD")
     if smtp_user and not password:
         raise Failure("--smtp-user needs the password in the environment variable OSLA_SMTP_PASSWORD")
-    if paths and es_urls:
-        raise Failure("give either PATHs or --es, not both")
-    if not paths and not es_urls and not es_configured(config_file):
-        raise Failure("give log PATHs, or --es URL for Elasticsearch")
     period = _period(since, until, baseline)
     rules = loaded_rules(rules_dirs)
+    backend = choose(paths, **where)
     progress = Progress("reading")
     try:
-        if paths:
-            from ..report.local import spike_examples
-            tally, collector, stats = _local(list(paths), period, rules, tz, year, progress)
-            links = Links(paths=list(paths), kibana=kibana_url)
-            report = building.build(tally, collector.findings(), rules, links, cloud, ", ".join(paths),
-                                    lambda spikes: spike_examples(tally, spikes))
-        else:
-            client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
-            from ..report.remote import RemoteTally
-            remote = RemoteTally(client, prefix, period, rules)
-            stats = None
-            links = Links(es=settings.urls[0] if settings.urls else None, prefix=prefix, kibana=kibana_url)
-            with es_errors(settings):
-                tally, collector = remote.collect()
-                report = building.build(tally, collector.findings(), rules, links, cloud,
-                                        f"Elasticsearch {prefix}-*", remote.spike_examples)
+        found = backend.report(period, rules, progress=progress.update)
+        report = building.build(found.tally, found.collector.findings(), rules,
+                                Links(backend.triage_options(), kibana=kibana_url), cloud, backend.describe(),
+                                found.spike_examples)
     finally:
         progress.done()
     report["elapsed_s"] = round(progress.elapsed, 2)
     _outputs(report, html_file, as_text, as_json, recipients, smtp, security or "none", smtp_user, password,
              smtp_ca, sender)
-    if stats is not None and stats.errors:
-        for error in stats.errors[:10]:
+    if found.read_errors:
+        for error in found.read_errors[:10]:
             click.echo(f"osla: error: {error}", err=True)
         sys.exit(2)
     sys.exit(1 if building.flagged(report) else 0)
-
-
-def _local(paths, period, rules, tz, year, progress):
-    from ..report.local import collect
-    from ..sources.local import SourceError
-    from ..timezones import BadTimeZone, zone
-
-    try:
-        zone(tz)
-    except BadTimeZone as exc:
-        raise Failure(str(exc)) from None
-    try:
-        return collect(paths, period, rules, tz=tz, year=year, progress=progress.update)
-    except SourceError as exc:
-        raise Failure(str(exc)) from None
 
 
 def _outputs(report, html_file, as_text, as_json, recipients, smtp, security, smtp_user, password, smtp_ca, sender):
@@ -150,9 +113,6 @@ def _outputs(report, html_file, as_text, as_json, recipients, smtp, security, sm
         click.echo(render.text(report), nl=False)
     if recipients:
         from ..report import mail
-        try:
-            msg = mail.message(report, sender or mail.default_sender(), list(recipients))
-            mail.send(msg, smtp, security, smtp_user, password, ca_file=smtp_ca)
-        except mail.MailError as exc:
-            raise Failure(str(exc)) from None
+        msg = mail.message(report, sender or mail.default_sender(), list(recipients))
+        mail.send(msg, smtp, security, smtp_user, password, ca_file=smtp_ca)
         click.echo(f"osla: mailed '{subject(report)}' to {', '.join(recipients)}", err=True)

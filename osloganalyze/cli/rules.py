@@ -12,14 +12,26 @@ from .common import Failure, loaded_rules, rules_option
 
 @click.group("rules")
 def rules_group():
-    """The rules osla judges logs with (built in, plus --rules DIR)."""
+    """The rules osla judges logs with (built in, plus --rules DIR).
+
+    \b
+    Examples:
+      osla rules list
+      osla rules show python-traceback
+      osla rules test /etc/osla/rules
+    """
 
 
 @rules_group.command("list")
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
 def list_command(rules_dirs, as_json):
-    """Every rule: id, category, severity, title."""
+    """Every rule: id, category, severity, title.
+
+    \b
+    Example:
+      osla rules list --rules /etc/osla/rules --json | jq -r .id
+    """
     rules = loaded_rules(rules_dirs)
     if as_json:
         for rule in rules:
@@ -36,7 +48,12 @@ def list_command(rules_dirs, as_json):
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="The rule and its compiled Elasticsearch query as JSON.")
 def show_command(rule_id, rules_dirs, as_json):
-    """One rule in full, with the Elasticsearch query it compiles to."""
+    """One rule in full, with the Elasticsearch query it compiles to.
+
+    \b
+    Example:
+      osla rules show fernet-key-repository-unusable
+    """
     from ..rules.engine import effective_condition
     from ..rules.to_elasticsearch import compile_query
 
@@ -86,6 +103,11 @@ def test_command(directory, rules_dirs, only, as_json):
 
     DIRECTORY adds a folder of rule files (like --rules) and tests only its
     rules; without it every rule is tested. Exit 1 if any example fails.
+
+    \b
+    Examples:
+      osla rules test
+      osla rules test /etc/osla/rules
     """
     from ..rules.examples import run_examples
 

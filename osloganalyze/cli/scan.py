@@ -7,28 +7,28 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
-from ..parse.timestamps import event_stamp
 from ..query import EventQuery
 from ..rules.model import SEVERITIES, SEVERITY_RANK
-from .common import (Failure, Progress, es_client, es_configured, es_errors, es_options, loaded_rules, moment,
-                     rules_option)
+from ..times import event_stamp
+from .backend import backend_options, choose
+from .common import Failure, Progress, loaded_rules, moment, rules_option
+from .types import HOST_PORT
 
 
 def time_bound(text: str | None, option: str, now: datetime | None = None) -> str | None:
     """'24h' (before now), '2014-04-16', '2014-04-16T21:17' or a full ISO time -> event timestamp text."""
     if text is None:
         return None
-    return event_stamp(moment(text, option, now or datetime.now(timezone.utc)))
+    return event_stamp(moment(text, option, now or datetime.now(UTC)))
 
 
 @click.command("scan")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
-@es_options
-@click.option("--prefix", default="openstack", show_default=True, help="Index prefix (with --es).")
+@backend_options
 @click.option("--since", help="Only events since: a duration before now (24h, 7d) or a date/time (UTC).")
 @click.option("--until", help="Only events before this (same forms as --since).")
 @click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
@@ -37,12 +37,11 @@ def time_bound(text: str | None, option: str, now: datetime | None = None) -> st
 @click.option("--rule", "only", multiple=True, help="Only this rule (repeatable).")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               help="Leave out findings below this severity.")
-@click.option("--tz", default="UTC", show_default=True, help="Time zone of naive oslo.log timestamps (local files).")
-@click.option("--year", type=int, help="Year for syslog dates that carry none (local files).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document: findings and counts.")
-@click.option("--emit-fluentd", metavar="HOST:PORT", help="Also send each finding to Fluentd, tagged osla.finding.")
-def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, since, until,
-                 services, hosts, rules_dirs, only, min_severity, tz, year, as_json, emit_fluentd):
+@click.option("--emit-fluentd", metavar="HOST:PORT", type=HOST_PORT,
+              help="Also send each finding to Fluentd, tagged osla.finding.")
+def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_severity, as_json, emit_fluentd,
+                 **where):
     """Judge logs: findings grouped by rule and signature.
 
     PATH is a log file or folder (a node's /var/log, an unpacked bundle); with
@@ -65,81 +64,39 @@ def scan_command(paths, es_urls, es_user, es_password, es_ca, es_api_key, config
         if unknown:
             raise Failure(f"no rule {unknown[0]!r} (see osla rules list)")
         rules = [r for r in rules if r.id in set(only)]
-    if emit_fluentd:
-        from ..fluentd.forward import ForwardError, parse_address
-        try:
-            parse_address(emit_fluentd)
-        except ForwardError as exc:
-            raise Failure(str(exc)) from None
     query = EventQuery(since=time_bound(since, "--since"), until=time_bound(until, "--until"),
                        services=tuple(services), hosts=tuple(hosts))
-    use_es = not paths and (es_urls or es_configured(config_file))
-    if not paths and not use_es:
-        raise Failure("give log PATHs, or --es URL to scan Elasticsearch")
-    if paths and es_urls:
-        raise Failure("give either PATHs or --es, not both")
+    backend = choose(paths, **where)
     progress = Progress("scanning")
     try:
-        if use_es:
-            collector, stats = _scan_es(rules, query, prefix, progress,
-                                        (es_urls, es_user, es_password, es_ca, es_api_key, config_file)), None
-        else:
-            collector, stats = _scan_local(rules, query, list(paths), tz, year, progress)
-        findings = collector.findings()
+        result = backend.scan(rules, query, progress=progress.update)
+        found = result.collector.findings()
     finally:
         progress.done()
     floor = SEVERITY_RANK[min_severity]
-    findings = [f for f in findings if SEVERITY_RANK[f["severity"]] >= floor]
+    findings = [f.to_json() for f in found if SEVERITY_RANK[f.severity] >= floor]
     sent = None
     if emit_fluentd and findings:
         from ..fluentd.forward import ForwardError, emit_findings
         try:
             sent = emit_findings(findings, emit_fluentd)
-        except ForwardError as exc:
-            _print(findings, collector, stats, progress.elapsed, as_json, len(rules), None)
-            raise Failure(str(exc)) from None
-    _print(findings, collector, stats, progress.elapsed, as_json, len(rules), sent)
-    if stats is not None and stats.errors:  # some input could not be read: the scan is incomplete
-        for error in stats.errors[:10]:
+        except ForwardError:
+            _print(findings, result, progress.elapsed, as_json, len(rules), None)
+            raise
+    _print(findings, result, progress.elapsed, as_json, len(rules), sent)
+    if result.read_errors:  # some input could not be read: the scan is incomplete
+        for error in result.read_errors[:10]:
             click.echo(f"osla: error: {error}", err=True)
         sys.exit(2)
     sys.exit(1 if findings else 0)
 
 
-def _scan_local(rules, query, paths, tz, year, progress):
-    from ..parse import Stats, parse_paths
-    from ..rules.engine import LocalEngine
-    from ..sources.local import SourceError
-    from ..timezones import BadTimeZone, zone
-
-    try:
-        zone(tz)
-    except BadTimeZone as exc:
-        raise Failure(str(exc)) from None
-    stats = Stats()
-    try:
-        collector = LocalEngine(rules).scan(parse_paths(paths, tz=tz, year=year, stats=stats), query,
-                                            progress=progress.update)
-    except SourceError as exc:
-        raise Failure(str(exc)) from None
-    return collector, stats
-
-
-def _scan_es(rules, query, prefix, progress, settings_args):
-    from ..rules.engine import ElasticsearchEngine
-    from ..sources.elasticsearch import ElasticsearchSource
-
-    client, settings = es_client(*settings_args)
-    with es_errors(settings):
-        return ElasticsearchEngine(rules, ElasticsearchSource(client, prefix)).scan(query, progress=progress.update)
-
-
-def _print(findings, collector, stats, elapsed, as_json, rule_count, sent) -> None:
+def _print(findings, result, elapsed, as_json, rule_count, sent) -> None:
+    collector = result.collector
     counts = {c: sum(1 for f in findings if f["category"] == c) for c in ("bug", "config", "infrastructure")}
     summary = {"findings": len(findings), "by_category": counts, "rules": rule_count, "events": collector.events,
                "matched_events": collector.hits, "elapsed_s": round(elapsed, 3)}
-    if stats is not None:
-        summary.update(files=stats.files, read_errors=len(stats.errors))
+    summary.update(files=result.files, read_errors=len(result.read_errors))  # files: None on a server
     if sent is not None:
         summary["sent_to_fluentd"] = sent
     if as_json:

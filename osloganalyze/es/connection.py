@@ -14,18 +14,61 @@ Secrets never leave this module in text: ``Settings.__repr__`` and ``describe()`
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import ssl
+import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from ..errors import OslaError, ServerError
 
 CONFIG_PATHS = (Path.home() / ".config" / "osla" / "config.toml", Path("/etc/osla/config.toml"))
 _SECRET = ("password", "api_key")
 
 
-class EsError(Exception):
-    """A one-line, secret-free explanation of why Elasticsearch could not be used."""
+log = logging.getLogger("osla.server")
+
+
+class EsError(OslaError):
+    """A one-line, secret-free explanation of why the server settings cannot be used."""
+
+
+def client_errors() -> tuple[type[BaseException], ...]:
+    """What the search clients raise for a server's or the network's failure."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError, SerializationError
+
+    return (ApiError, TransportError, SerializationError)
+
+
+@contextlib.contextmanager
+def server_errors(settings: Settings) -> Iterator[None]:
+    """A client failure inside the block becomes one secret-free ServerError line; anything
+    else (a bug in osla) goes through as it is."""
+    try:
+        yield
+    except OslaError:
+        raise
+    except client_errors() as exc:
+        raise ServerError(explain(exc, settings)) from None
+
+
+@contextlib.contextmanager
+def timed(what: str) -> Iterator[None]:
+    """Log one round trip with its time (--debug)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        log.debug("%s: %.1f ms", what, (time.monotonic() - start) * 1000)
 
 
 @dataclass
@@ -46,8 +89,19 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in _SECRET and value:
                 value = "***"
+            elif f.name == "urls":
+                value = [shown(url) for url in value]
             parts.append(f"{f.name}={value!r}")
         return ", ".join(parts)
+
+
+def shown(url: str) -> str:
+    """A URL as osla prints it: a password written into it masked."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _config_file(path: str | None) -> dict:
@@ -89,7 +143,7 @@ def resolve(urls=(), user=None, password=None, ca=None, api_key=None, config=Non
     )
     for url in settings.urls:
         if not url.startswith(("http://", "https://")):
-            raise EsError(f"Elasticsearch URL must start with http:// or https://: {url}")
+            raise EsError(f"Elasticsearch URL must start with http:// or https://: {shown(url)}")
     if settings.ca and not Path(settings.ca).is_file():
         raise EsError(f"CA file not found: {settings.ca}")
     if settings.user and not settings.password:
@@ -99,12 +153,13 @@ def resolve(urls=(), user=None, password=None, ca=None, api_key=None, config=Non
 
 def connect(settings: Settings):
     """An Elasticsearch client that has answered one request (health), or EsError."""
-    from elasticsearch import Elasticsearch
     from elastic_transport import OrjsonSerializer
+    from elasticsearch import Elasticsearch
 
     if not settings.urls:
         raise EsError("no Elasticsearch URL: give --es URL, OSLA_ES_URL, or url in the config file")
-    options = {"request_timeout": settings.timeout, "retry_on_timeout": True, "max_retries": 3,
+    log.debug("connecting: %s", settings.describe())
+    options: dict[str, Any] = {"request_timeout": settings.timeout, "retry_on_timeout": True, "max_retries": 3,
                "serializer": OrjsonSerializer()}
     if settings.api_key:
         options["api_key"] = settings.api_key
@@ -118,18 +173,17 @@ def connect(settings: Settings):
 
 
 def check(client, settings: Settings) -> dict:
-    try:
+    with server_errors(settings), timed("cluster health"):
         return client.options(request_timeout=min(settings.timeout, 10)).cluster.health().body
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-        raise EsError(explain(exc, settings)) from None
 
 
-def explain(exc: Exception, settings: Settings) -> str:
+def explain(exc: BaseException, settings: Settings) -> str:
     """One line for a client exception, without secrets."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elastic_transport import TlsError
     from elasticsearch import ApiError, AuthenticationException, AuthorizationException
-    from elastic_transport import ConnectionError as TransportConnectionError, TlsError
 
-    where = ", ".join(settings.urls)
+    where = ", ".join(shown(url) for url in settings.urls)
     if isinstance(exc, AuthenticationException):
         who = f"user {settings.user!r}" if settings.user else ("the API key" if settings.api_key else "no credentials")
         return f"Elasticsearch at {where} refused {who}: authentication failed (HTTP 401)"
@@ -147,7 +201,8 @@ def explain(exc: Exception, settings: Settings) -> str:
 
 def _is_tls(exc: BaseException) -> bool:
     """Whether a TLS failure is anywhere in the exception's causes."""
-    seen, todo = set(), [exc]
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
     while todo:
         current = todo.pop()
         if current is None or id(current) in seen:

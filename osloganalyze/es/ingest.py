@@ -7,8 +7,8 @@ import hashlib
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import orjson
 
@@ -28,7 +28,7 @@ def doc_id(event: dict) -> str:
 
     The id is the file's key (a hash of host and path) followed by the offset, so the ids of one
     file share a prefix and grow with it: Elasticsearch checks each explicit id against those it
-    holds, and a random id per event made that check cost the node ~5% more CPU here. (Standard
+    holds, and a random id per event made that check cost the node more CPU (benchmarks/README.md). (Standard
     input has no offsets that mean anything across runs; its events are keyed by time and text.)"""
     path = event.get(schema.LOG_FILE_PATH, "")
     offset = event.get(schema.LOG_OFFSET)
@@ -159,8 +159,8 @@ def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=N
     """Index every event (ids from doc_id, indices from index_name). Returns the counts;
     raises the client's exception when the server goes away (re-running is safe).
 
-    2,000 events per request: against 1,000, +7% events/s into one node here for ~70 MiB more
-    peak RSS; a third worker added ~3% more for another ~20 MiB, within the runs' spread."""
+    2,000 events per request and two workers: the sizes benchmarks/ingest.py found best on the
+    build machine (figures in benchmarks/README.md)."""
     result = IngestResult()
     sender = _Sender(client, workers, result, progress)
     chunk: list[tuple[bytes, bytes]] = []
@@ -183,7 +183,7 @@ def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=N
 
 
 def _rejection(item: dict) -> str:
-    info = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+    info: dict = next(iter(item.values()), {}) if isinstance(item, dict) else {}
     error = info.get("error", {})
     reason = error.get("reason", error) if isinstance(error, dict) else error
     return f"{info.get('_index')}/{info.get('_id')}: HTTP {info.get('status')}: {reason}"

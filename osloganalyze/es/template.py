@@ -7,7 +7,7 @@ from .connection import EsError
 
 TEMPLATE_VERSION = 2
 
-_MAPPING = {
+_MAPPING: dict[str, dict] = {
     "keyword": {"type": "keyword", "ignore_above": schema.KEYWORD_LIMIT},
     "text": {"type": "text"},
     "long": {"type": "long"},
@@ -15,7 +15,7 @@ _MAPPING = {
     "ip": {"type": "ip"},
     "raw": {"type": "keyword", "index": False, "doc_values": False},  # kept for display, not searched
 }
-_EXACT_TEXT_MAPPING = {"type": "text", "fields": {
+_EXACT_TEXT_MAPPING: dict = {"type": "text", "fields": {
     schema.EXACT_SUBFIELD: {"type": "keyword", "ignore_above": schema.TEXT_KEYWORD_LIMIT}}}
 
 

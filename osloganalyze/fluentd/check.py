@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import schema
+from ..errors import OslaError
 from ..resources import data_dir
 from .onigmo import group_name
 from .render import REGEXPS, field_expressions, python_regexps, regexps
@@ -25,7 +26,7 @@ from .render import REGEXPS, field_expressions, python_regexps, regexps
 _REGEXP_LINE = re.compile(r"^\s*(format_firstline|format\d+|expression)\s+(/.*/[imx]*)\s*$", re.M)
 
 
-class CheckError(Exception):
+class CheckError(OslaError):
     """A check that could not run (no Ruby, unreadable file)."""
 
 

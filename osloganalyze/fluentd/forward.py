@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import time
 
+from ..errors import OslaError
+
 TAG_PREFIX = "osla"
 LABEL = "finding"  # full tag: osla.finding
 
 
-class ForwardError(Exception):
+class ForwardError(OslaError):
     """Fluentd could not take the findings (one line, secret-free)."""
 
 

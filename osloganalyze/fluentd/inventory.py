@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import OslaError
+
 BACKENDS = ("elasticsearch", "opensearch")
 LOG_ROOTS = ("/var/log", "/var/log/kolla")
 _SIZE = re.compile(r"^\d+(?:\.\d+)?\s*[kmgKMG]?[bB]?$")
@@ -20,7 +22,7 @@ _NOT_COMPONENTS = {"apt", "journal", "installer", "dist-upgrade", "private", "sy
                    "kolla", "fluentd", "td-agent", "landscape", "chrony", "cups", "lightdm", "samba"}
 
 
-class InventoryError(ValueError):
+class InventoryError(OslaError, ValueError):
     """An inventory that cannot be used (one line: file, key, problem)."""
 
 
@@ -71,7 +73,8 @@ def component_of(service: str) -> str:
 
 
 def _size_bytes(text: str) -> int:
-    number = float(re.match(r"[\d.]+", text).group(0))
+    m = re.match(r"[\d.]+", text)
+    number = float(m.group(0)) if m else 0.0
     unit = text.strip().rstrip("bB")[-1:].lower()
     return int(number * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(unit, 1))
 
@@ -114,7 +117,7 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
         fail("index_prefix must be lowercase letters, digits, - or _")
     inventory.index_prefix = prefix
     tz = data.get("timezone", "UTC")
-    from ..timezones import BadTimeZone, zone
+    from ..times import BadTimeZone, zone
     try:
         zone(str(tz))
     except BadTimeZone as exc:
@@ -150,6 +153,7 @@ def _secret(value, where: str, fail) -> Secret | None:
     if isinstance(value, dict) and set(value) == {"file"} and str(value["file"]).startswith("/"):
         return Secret(file=value["file"])
     fail(f"{where} must be {{env: VARIABLE}} or {{file: /absolute/path}}: secrets are never written into configs")
+    return None  # not reached: fail raises
 
 
 def _backend(data, fail) -> Backend:

@@ -50,12 +50,12 @@ def to_ruby(regex: str) -> str:
                     i += 1
             continue
         if regex.startswith("(?P<", i):
-            name = _NAMED.match(regex, i).group(1)
+            name = _matched(_NAMED, regex, i)
             out.append(f"(?<{group_name(name)}>")
             i += 4 + len(name) + 1
             continue
         if regex.startswith("(?P=", i):
-            name = _BACKREF.match(regex, i).group(1)
+            name = _matched(_BACKREF, regex, i)
             out.append(f"\\k<{group_name(name)}>")
             i += 4 + len(name) + 1
             continue
@@ -69,3 +69,11 @@ def to_ruby(regex: str) -> str:
             out.append(c)
         i += 1
     return "/" + "".join(out) + "/"
+
+
+def _matched(pattern: re.Pattern, text: str, at: int) -> str:
+    """Group 1 of a pattern that the caller knows matches at ``at``."""
+    m = pattern.match(text, at)
+    if m is None:
+        raise ValueError(f"not a group at {at}: {text[at:at + 20]!r}")
+    return m.group(1)

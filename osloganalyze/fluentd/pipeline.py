@@ -6,11 +6,11 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import schema
-from ..parse.timestamps import event_stamp
 from ..sources.elasticsearch import ElasticsearchSource
+from ..times import event_stamp
 from .forward import ForwardError, send
 
 CANARY_TAG = "canary"  # full tag: osla.canary
@@ -28,7 +28,7 @@ class CanaryResult:
 def send_canary(address: str, canary_id: str, timeout: float = 5.0) -> None:
     record = {schema.MESSAGE: f"osla pipeline canary {canary_id}", schema.LOG_LEVEL: "INFO",
               schema.SERVICE_NAME: "osla-canary", schema.HOST_NAME: socket.gethostname(),
-              schema.TIMESTAMP: event_stamp(datetime.now(timezone.utc))}
+              schema.TIMESTAMP: event_stamp(datetime.now(UTC))}
     send(address, CANARY_TAG, [record], "canary", timeout=timeout)
 
 

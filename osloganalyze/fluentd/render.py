@@ -86,6 +86,8 @@ def field_expressions(node: str, library: PatternLibrary | None = None) -> list[
         if capture.startswith("_"):
             continue
         field = schema.field_for_capture(capture)
+        if field is None:
+            continue
         value = f'record["{capture}"]'
         if field == schema.LOG_LEVEL:
             expression = (f"${{(l = {value}) && (u = l.to_s.upcase) && ((i = %w[{aliases}].index(u)) ? "
@@ -116,7 +118,8 @@ def field_expressions(node: str, library: PatternLibrary | None = None) -> list[
         (schema.ERROR_MESSAGE, "${(t = (" + stack + ")) ? ((m = t" + last + ") ? m[2] : nil) : (" + summary
          + ' ? m["error_message"] : nil)}'),
         (schema.SOURCE_ADDRESS, '${record["_client"]}'),
-        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ /\A\d+\.\d+\.\d+\.\d+\z|\A[0-9a-fA-F:]*:[0-9a-fA-F:]*\z/ ? a : nil}'),
+        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ '
+                           r'/\A\d+\.\d+\.\d+\.\d+\z|\A[0-9a-fA-F:]*:[0-9a-fA-F:]*\z/ ? a : nil}'),
         (schema.EVENT_DURATION, '${(v = record["_duration_s"]) ? (v.to_f * 1e9).round : (v = record["_duration_ms"]) ? '
                                 '(v.to_f * 1e6).round : (v = record["_duration_us"]) ? (v.to_f * 1e3).round : nil}'),
         (schema.HOST_NAME, node),

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import zlib
-from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from .. import schema
 from ..sources.local import LogFile, discover, read_lines
@@ -14,6 +15,7 @@ from .records import Grouper, Stats
 from .timestamps import TimeConverter
 
 __all__ = ["parse_paths", "parse_file", "parse_range", "parse_text", "Stats"]
+log = logging.getLogger("osla.files")
 
 
 def parse_paths(paths: list[str], *, tz: str = "UTC", host: str | None = None, year: int | None = None,
@@ -28,9 +30,10 @@ def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
                stats: Stats | None = None) -> Iterator[dict]:
     stats = stats if stats is not None else Stats()
     stats.files += 1
+    log.debug("reading %s", logfile.path)
     if year is None:
         mtime = logfile.mtime()
-        year = datetime.fromtimestamp(mtime, timezone.utc).year if mtime else None
+        year = datetime.fromtimestamp(mtime, UTC).year if mtime else None
     try:
         handle = logfile.open()
     except OSError as exc:
@@ -49,9 +52,10 @@ def parse_range(logfile: LogFile, start: int, end: int | None, *, tz: str = "UTC
     """Events of the bytes [start, end) of an uncompressed file (``start`` at a line start; the
     line running over ``end`` is read whole). Offsets stay those of the whole file."""
     stats = stats if stats is not None else Stats()
+    log.debug("reading %s bytes %d-%s", logfile.path, start, end if end is not None else "end")
     if year is None:
         mtime = logfile.mtime()
-        year = datetime.fromtimestamp(mtime, timezone.utc).year if mtime else None
+        year = datetime.fromtimestamp(mtime, UTC).year if mtime else None
     with open(logfile.path, "rb") as handle:
         handle.seek(start)
         lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(_Slice(handle, end)))

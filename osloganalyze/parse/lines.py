@@ -17,11 +17,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Sequence
+from datetime import UTC
 
 from .. import schema
 from ..patterns import PatternLibrary, default_library
 from ..sources.naming import service_from_filename, service_from_program
-from .timestamps import TimeConverter, event_stamp
+from ..times import event_stamp
+from .timestamps import TimeConverter
 
 RECORD, EXCEPTION, TEXT, BLANK = range(4)
 
@@ -321,7 +324,7 @@ class LineParser:
         _, steps = _plan(pattern)
         return self._convert(steps, [groups.get(step[0]) for step in steps], lambda: groups)
 
-    def _convert(self, steps: tuple, values, groups) -> dict:
+    def _convert(self, steps: tuple, values: Sequence, groups: Callable[[], dict]) -> dict:
         """Fields from capture values; ``groups()`` is only called for conversions needing a sibling."""
         fields: dict = {}
         for (capture, name, kind), value in zip(steps, values):
@@ -415,7 +418,7 @@ _LONG = 1 << 63
 _SURROGATE = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
 
 
-def _without_surrogates(value):
+def _without_surrogates(value: object) -> object:
     """``value`` with each lone surrogate replaced by U+FFFD: no UTF-8 encoder takes one (valid
     pairs were joined by json.loads already)."""
     if isinstance(value, str):
@@ -448,13 +451,13 @@ def _client_fields(value: str, fields: dict) -> None:
         pass
 
 
-def _epoch_stamp(created) -> str | None:
+def _epoch_stamp(created: object) -> str | None:
     """oslo's JSON 'created' (epoch seconds) as an event stamp; None if it is not a usable time."""
     if not isinstance(created, (int, float)) or isinstance(created, bool):
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
     try:
-        return event_stamp(datetime.fromtimestamp(created, timezone.utc))
+        return event_stamp(datetime.fromtimestamp(created, UTC))
     except (OverflowError, OSError, ValueError):  # out of range, NaN
         return None
 

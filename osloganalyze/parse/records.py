@@ -19,7 +19,7 @@ leave in the order they started. An event stops collecting at ``MAX_LINES`` /
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .. import schema
 from . import tracebacks
@@ -45,7 +45,7 @@ class Stats:
         self.unparsed_examples: list[tuple[str, int, str]] = []
         self.errors: list[str] = []
 
-    def merge(self, other: "Stats") -> None:
+    def merge(self, other: Stats) -> None:
         """Add another reader's counts (files read in another process)."""
         for name in ("files", "lines", "blank", "record_lines", "continuation_lines", "unparsed", "events"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -68,7 +68,8 @@ class _Event:
 
     __slots__ = ("fields", "raw", "exc_key", "clock", "stream", "oslo", "more")
 
-    def __init__(self, fields: dict, raw: str, exc_key, clock, stream, oslo: bool):
+    def __init__(self, fields: dict, raw: str, exc_key: tuple | None, clock: str | None, stream: tuple | None,
+                 oslo: bool):
         self.fields = fields
         self.raw = raw
         self.exc_key = exc_key
@@ -234,7 +235,7 @@ class Grouper:
         target.add(raw, line.text, starts)
         return None
 
-    def _newest_in_stream(self, stream) -> _Event | None:
+    def _newest_in_stream(self, stream: tuple | None) -> _Event | None:
         if not self.open:
             return None
         if stream is None:

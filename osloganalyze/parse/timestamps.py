@@ -7,9 +7,9 @@ lookup plus string concatenation.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from ..timezones import zone
+from ..times import zone
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -17,23 +17,6 @@ _FRACTION = re.compile(r"[.,](\d+)")
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
 _CACHE_LIMIT = 50_000
 _HTTP_DATE = re.compile(r"(\d{1,2})/(\w{3})/(\d{4})[: ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: ([+-]\d{4}))?$")
-
-
-def event_time(stamp: str) -> datetime:
-    """An event's ``@timestamp`` ('2024-05-01T12:34:56.789Z') as an aware datetime."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def event_stamp(moment: datetime) -> str:
-    """An aware datetime as an event's ``@timestamp``: UTC, ISO 8601 with milliseconds."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def stamp_of_millis(millis: float | None) -> str | None:
-    """An event stamp from epoch milliseconds (how Elasticsearch returns dates in aggregations)."""
-    if millis is None:
-        return None
-    return event_stamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
 
 
 def _millis(fraction_text: str) -> str:
@@ -54,10 +37,10 @@ class TimeConverter:
     def _utc_seconds(self, key: str, naive: datetime | None) -> str | None:
         if naive is None:
             value = None
-        elif self.tz is timezone.utc:
+        elif self.tz is UTC:
             value = f"{key[:10]}T{key[11:19]}"  # already valid (naive was built from it)
         else:
-            value = naive.replace(tzinfo=self.tz).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            value = naive.replace(tzinfo=self.tz).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         if len(self._seconds) > _CACHE_LIMIT:
             self._seconds.clear()
         self._seconds[key] = value
@@ -98,7 +81,7 @@ class TimeConverter:
         parts = text.split()
         if len(parts) != 3:
             return None
-        return self._calendar(self.year or datetime.now(timezone.utc).year, *parts)
+        return self._calendar(self.year or datetime.now(UTC).year, *parts)
 
     def http(self, text: str) -> str | None:
         """'19/Sep/2021:11:50:55 +0000' (Apache) or '19/Sep/2021 11:50:55' (eventlet, local time)."""

@@ -7,7 +7,8 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from .. import schema
-from ..parse.timestamps import event_stamp, event_time
+from ..rules.findings import Finding
+from ..times import event_stamp, event_time
 from . import analyze
 from .tally import Tally, keystone_rules
 
@@ -17,19 +18,14 @@ SECTIONS = ("new_signatures", "spikes", "http_errors", "keystone", "tracebacks",
 class Links:
     """How a reader follows an item up: the triage command for a request, a Kibana link."""
 
-    def __init__(self, paths: list[str] | None = None, es: str | None = None, prefix: str = "openstack",
-                 kibana: str | None = None):
-        self.paths, self.es, self.prefix, self.kibana = paths or [], es, prefix, (kibana or "").rstrip("/")
+    def __init__(self, where: str = "", kibana: str | None = None):
+        """``where``: the options by which ``osla triage`` reaches the same logs (the backend's)."""
+        self.where, self.kibana = where, (kibana or "").rstrip("/")
 
     def triage(self, request_id: str | None) -> str | None:
         if not request_id:
             return None
-        if self.es:
-            where = f"--es {shlex.quote(self.es)}" + (f" --prefix {shlex.quote(self.prefix)}"
-                                                       if self.prefix != "openstack" else "")
-        else:
-            where = " ".join(f"--logs {shlex.quote(p)}" for p in self.paths)
-        return f"osla triage {shlex.quote(request_id)} {where}".strip()
+        return f"osla triage {shlex.quote(request_id)} {self.where}".strip()
 
     def discover(self, query: str, since: str, until: str) -> str | None:
         """A Kibana Discover URL for a KQL query over [since, until)."""
@@ -66,11 +62,12 @@ def _around(first: str | None, last: str | None, period) -> tuple[str, str]:
             event_stamp(event_time(last or first) + timedelta(minutes=5)))
 
 
-def build(tally: Tally, findings: list[dict], rules, links: Links, cloud: str, source: str,
+def build(tally: Tally, found: list[Finding], rules, links: Links, cloud: str, source: str,
           spike_examples=None) -> dict:
     """The report. ``spike_examples(spikes)`` gives, by :func:`analyze.spike_key`, a request id
     of an event behind each spike."""
     period = tally.period
+    findings = [f.to_json() for f in found]
     titles = {rule.id: rule.title for rule in rules}
     keystone_ids = {rule.id for rule in keystone_rules(rules)}
     for finding in findings:

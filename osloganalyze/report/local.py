@@ -3,22 +3,18 @@ are parsed (binary search on line timestamps), the files are shared over the mac
 and the rule engine runs on the period's events in the same pass."""
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections.abc import Iterable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from ..parse import Stats, parse_file, parse_range
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
 from ..sources.local import LogFile, discover, file_size
-from ..triage.search import byte_span
+from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
+from ..sources.seek import byte_span
 from . import analyze
 from .period import Period
 from .tally import Observer, Tally, keystone_rules
-
-PARALLEL_BYTES = 32 << 20  # below this, one process is quicker than starting two
 
 
 def _keystone_matcher(rules):
@@ -60,62 +56,21 @@ def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Col
 
 def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int | None = None,
             progress=None, workers: int | None = None) -> tuple[Tally, Collector, Stats]:
-    """Parse, tally and judge a tree (``SourceError`` for a path that is not there)."""
+    """Parse, tally and judge a tree (``SourceError`` for a path that is not there). The files
+    are shared over the cores (:func:`~osloganalyze.sources.pool.over_files`): how much of a
+    file lies inside the period is known only once it is opened, so workers claim them one at
+    a time."""
     logfiles = discover(paths)
-    sizes = {f: file_size(f.path) for f in logfiles}
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers < 2 or len(logfiles) < 2 or sum(sizes.values()) < PARALLEL_BYTES \
-            or "fork" not in mp.get_all_start_methods():
-        return _share(logfiles, period, rules, tz, year, progress)
-    # the workers claim files one at a time, biggest first: how much of a file lies inside the
-    # period is known only once it is opened (rotations of other days are skipped at once)
-    ordered = sorted(logfiles, key=lambda f: -sizes[f])
+    sizes = [file_size(f.path) for f in logfiles]
     tally, collector, stats = Tally(period), Collector(), Stats()
-    context = mp.get_context("fork")
-    counters = [context.Value("q", 0, lock=False) for _ in range(workers)]  # events seen, one per worker
-    claimed = context.Value("q", 0)  # the index of the next file to take
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_set_shared,
-                             initargs=(counters, claimed)) as pool:
-        futures = [pool.submit(_claiming_share, index, ordered, period, rules, tz, year) for index in range(workers)]
-        pending = set(futures)
-        while pending:
-            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-            if progress is not None:
-                progress(sum(counter.value for counter in counters))
-        for future in futures:
-            part, found, read = future.result()
-            tally.merge(part)
-            collector.merge(found)
-            stats.merge(read)
+
+    def work(claimed, report):
+        result = _share(claimed, period, rules, tz, year, report)
+        report(result[0].period_events)  # the engine reports every 1,000 events: the last count
+        return result
+    for part, found, read in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
+                                        progress=progress, workers=workers):
+        tally.merge(part)
+        collector.merge(found)
+        stats.merge(read)
     return tally, collector, stats
-
-
-_COUNTERS: list = []
-_CLAIMED: list = []
-
-
-def _set_shared(counters, claimed) -> None:
-    _COUNTERS[:] = counters
-    _CLAIMED[:] = [claimed]
-
-
-def _claimed(logfiles: list[LogFile]):
-    """The files this worker takes, one at a time, from the list all workers share."""
-    claimed = _CLAIMED[0]
-    while True:
-        with claimed.get_lock():
-            index = claimed.value
-            claimed.value += 1
-        if index >= len(logfiles):
-            return
-        yield logfiles[index]
-
-
-def _claiming_share(index, logfiles, period, rules, tz, year):
-    counter = _COUNTERS[index]
-
-    def progress(seen: int) -> None:
-        counter.value = seen
-    result = _share(_claimed(logfiles), period, rules, tz, year, progress)
-    counter.value = result[0].period_events
-    return result

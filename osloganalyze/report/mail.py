@@ -9,15 +9,15 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from ..errors import OslaError
 from . import render
 from .build import subject
-
 
 # SMTP line endings; headers folded only past RFC 5322's 998 (Python folds a long Subject oddly)
 _POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
-class MailError(Exception):
+class MailError(OslaError):
     """Sending failed; the message is one line without secrets."""
 
 
@@ -32,7 +32,7 @@ def message(report: dict, sender: str, recipients: list[str]) -> EmailMessage:
     pngs = render.charts(report)
     cids = {service: make_msgid(domain=_domain(sender)) for service in pngs}
     msg.add_alternative(render.html(report, {s: "cid:" + c[1:-1] for s, c in cids.items()}), subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part: EmailMessage = msg.get_payload()[1]  # type: ignore[index,assignment]
     for service, png in pngs.items():
         html_part.add_related(png, "image", "png", cid=cids[service], filename=f"{_safe(service)}-errors.png")
     return msg
@@ -61,6 +61,7 @@ def send(msg: EmailMessage, server: str, security: str = "none", user: str | Non
         raise MailError(f"--smtp takes HOST or HOST:PORT, not {server!r}") from None
     context = ssl.create_default_context(cafile=ca_file) if security != "none" else None
     try:
+        client: smtplib.SMTP
         if security == "ssl":
             client = smtplib.SMTP_SSL(host, port_number, timeout=timeout, context=context)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..parse.timestamps import event_stamp, event_time
+from ..times import event_stamp, event_time
 
 HOUR = 3600
 WINDOW = 600  # HTTP 5xx rates are judged per 10 minutes (StackLight's alert window)
@@ -19,7 +19,7 @@ class Period:
     baseline_start: str
 
     @classmethod
-    def between(cls, start: datetime, end: datetime, baseline: timedelta) -> "Period":
+    def between(cls, start: datetime, end: datetime, baseline: timedelta) -> Period:
         """The period [start, end) widened to whole hours (hours are what spikes compare)."""
         start = start.replace(minute=0, second=0, microsecond=0)
         if end.replace(minute=0, second=0, microsecond=0) != end:

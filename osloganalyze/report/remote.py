@@ -10,15 +10,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import schema
-from ..parse.timestamps import stamp_of_millis
 from ..query import EventQuery
 from ..rules.engine import ElasticsearchEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.signature import signature
 from ..rules.to_elasticsearch import compile_query
 from ..sources.elasticsearch import ElasticsearchSource
-from .period import HOUR, WINDOW, Period, bucket
+from ..times import stamp_of_millis
 from .analyze import spike_hour, spike_key
+from .period import HOUR, WINDOW, Period, bucket
 from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, Tally, endpoint, keystone_rules
 
 PAGE = 10000  # buckets per composite page: each page scans every matching event again

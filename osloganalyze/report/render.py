@@ -12,7 +12,7 @@ from .build import flagged, subject
 from .charts import errors_chart
 from .period import WINDOW
 
-_ENV = {}
+_ENV: dict = {}
 
 
 def _template(name: str, html: bool) -> jinja2.Template:

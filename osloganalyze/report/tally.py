@@ -33,7 +33,7 @@ def keystone_rules(rules) -> list:
 
 
 def is_keystone(service: str | None) -> bool:
-    return bool(service) and service.startswith("keystone")
+    return service is not None and service.startswith("keystone")
 
 
 @dataclass
@@ -67,7 +67,7 @@ class SignatureStat:
         if self.instance_uuid is None:
             self.instance_uuid = example.get(schema.INSTANCE_UUID)
 
-    def merge(self, other: "SignatureStat") -> None:
+    def merge(self, other: SignatureStat) -> None:
         self.add(other.count, other.first, other.last, other.hosts,
                  {schema.ERROR_TYPE: other.error_type, schema.MESSAGE: other.example,
                   schema.REQUEST_ID: other.request_id, schema.INSTANCE_UUID: other.instance_uuid})
@@ -111,7 +111,7 @@ class Tally:
         if errors and request_id and (service, point) not in self.request_examples:
             self.request_examples[(service, point)] = request_id
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         self.levels.update(other.levels)
         self.days.update(other.days)
         self.keystone.update(other.keystone)

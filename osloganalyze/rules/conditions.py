@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass
 
 from .. import schema
+from ..errors import OslaError
 from .lucene import PYTHON_FLAGS, RegexNotPortable, to_lucene
 
 
-class ConditionError(ValueError):
+class ConditionError(OslaError, ValueError):
     """What is wrong with a match block, said for a rule author."""
 
 
@@ -102,7 +103,7 @@ def _mapping(block: dict, where: str):
         elif key == "not":
             if not isinstance(value, dict) or not value:
                 raise ConditionError(f"{where}.not must be a non-empty mapping")
-            parts.append(Not(_mapping(value, f"{where}.not")))
+            parts.append(Not(_mapping(value, f"{where}.not")))  # type: ignore[arg-type]
         else:
             parts.extend(_field(key, value, f"{where}.{key}"))
     return parts[0] if len(parts) == 1 else All(tuple(parts))

@@ -4,12 +4,12 @@ queries. Both build the same condition per rule (:func:`effective_condition`) an
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .. import schema
-from ..parse.timestamps import stamp_of_millis
 from ..query import SORT_FIELDS, EventQuery, order
 from ..sources.elasticsearch import SORT
+from ..times import stamp_of_millis
 from .conditions import All, Any, Equals, Not, StartsWith, fields_of
 from .findings import IDS_KEPT, Collector, correlation_values, keep_earliest
 from .model import Rule
@@ -65,7 +65,7 @@ class LocalEngine:
     def __init__(self, rules: list[Rule]):
         self.rules = rules
         self._matcher = compile_matcher([effective_condition(rule) for rule in rules])
-        self._escalations = [(rule, compile_predicate(rule.escalate_when.match))
+        self._escalations = [(rule, rule.escalate_when.same, compile_predicate(rule.escalate_when.match))
                              for rule in rules if rule.escalate_when is not None]
 
     def matching(self, event: dict) -> list[Rule]:
@@ -86,11 +86,11 @@ class LocalEngine:
             if query is None or query.matches(event):
                 for index in matcher(event):
                     collector.add(rules[index], event)
-            elif not period.matches(event):
+            elif period is not None and not period.matches(event):
                 continue
-            for rule, test in self._escalations:
+            for rule, same, test in self._escalations:
                 if test(event):
-                    keys.setdefault(rule.id, set()).update(correlation_values(event, rule.escalate_when.same))
+                    keys.setdefault(rule.id, set()).update(correlation_values(event, same))
         collector.events = seen
         return collector
 
@@ -142,8 +142,8 @@ class ElasticsearchEngine:
         on most days, and then cost no more than this. (All rules' automata in one request
         overflow a 512 MB node's memory.)"""
         # the scope itself as the top query, not wrapped in another bool: so wrapped, the cold
-        # report took 67-71 s instead of 57-61 s (measured; the filters aggregation runs otherwise)
-        scope = next(iter(_scope(query)), {"match_all": {}})
+        # report was slower (the filters aggregation runs otherwise; benchmarks/README.md)
+        scope: dict = next(iter(_scope(query)), {"match_all": {}})
         counts = {}
         for start in range(0, len(self.rules), RULES_PER_COUNT):
             rules = {str(n): rule for n, rule in enumerate(self.rules[start:start + RULES_PER_COUNT])}  # valid keys
@@ -209,7 +209,7 @@ class ElasticsearchEngine:
                 chunks.append(None)
             filters += [_with_messages(chunk) for chunk in chunks]
             owners += [n] * len(chunks)
-        details = [[None, {}, {}] for _ in groups]
+        details: list[list] = [[None, {}, {}] for _ in groups]
         for start in range(0, len(filters), SIGNATURES_PER_SEARCH):
             batch = {str(i): filters[i] for i in range(start, min(start + SIGNATURES_PER_SEARCH, len(filters)))}
             answer = self.source.aggregate(countable, {"signatures": {"filters": {"filters": batch}, "aggs": _DETAILS}})
@@ -227,6 +227,8 @@ class ElasticsearchEngine:
         """Those of ``values`` that an event matching the escalation condition shares."""
         escalation = rule.escalate_when
         found: set = set()
+        if escalation is None:
+            return found
         for start in range(0, len(values), ESCALATION_BATCH):
             batch = values[start:start + ESCALATION_BATCH]
             shared = {"bool": {"should": [{"terms": {name: batch}} for name in escalation.same],

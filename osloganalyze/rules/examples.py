@@ -56,11 +56,11 @@ def _check(engine: LocalEngine, rule: Rule, kind: str, index: int, example: Exam
     events = example_events(rule, kind, index, example)
     if not events:
         return outcome("the example's text parses into no events")
-    mine = [f for f in engine.scan(events).findings() if f["rule"] == rule.id]
+    mine = [f for f in engine.scan(events).findings() if f.rule == rule.id]
     if kind == "not_raise":
-        return outcome(f"raised: {mine[0]['signature']}" if mine else None)
+        return outcome(f"raised: {mine[0].signature}" if mine else None)
     if not mine:
         return outcome("did not raise")
-    if example.escalated is not None and not any(f["escalated"] == example.escalated for f in mine):
+    if example.escalated is not None and not any(f.escalated == example.escalated for f in mine):
         return outcome("raised, but " + ("not escalated" if example.escalated else "escalated"))
     return outcome(None)

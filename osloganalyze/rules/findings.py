@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import schema
-from ..parse.timestamps import event_time
 from ..redact import redact
+from ..times import event_time
 from .model import SEVERITY_RANK, Rule
 from .signature import deepest_openstack_frame, signature
 
@@ -57,7 +57,7 @@ class _Group:
         if self.last_seen is None or stamp > self.last_seen:
             self.last_seen = stamp
 
-    def merge(self, other: "_Group") -> None:
+    def merge(self, other: _Group) -> None:
         """Take in the same group as counted over other files (another process)."""
         self.count += other.count
         for stamp in (other.first_seen, other.last_seen):
@@ -76,10 +76,13 @@ class _Group:
         """Most hits inside any window of the threshold's length."""
         if not self.stamps:
             return self.count  # undated events: no windows to tell apart
+        threshold = self.rule.threshold
+        if threshold is None:
+            return self.count
         times = sorted(_seconds(s) for s in self.stamps)
         best, start = 0, 0
         for end, t in enumerate(times):
-            while t - times[start] > self.rule.threshold.within:
+            while t - times[start] > threshold.within:
                 start += 1
             best = max(best, end - start + 1)
         return best
@@ -157,7 +160,7 @@ class Collector:
             return
         self._group(rule, event, False)
 
-    def merge(self, other: "Collector") -> None:
+    def merge(self, other: Collector) -> None:
         """Take in the hits another collector saw (the same rules over other files)."""
         self.hits += other.hits
         self.rules.update(other.rules)
@@ -205,37 +208,71 @@ class Collector:
             group = self.groups[key] = _Group(rule, key[1], escalated)
         group.add(event)
 
-    def findings(self) -> list[dict]:
+    def findings(self) -> list[Finding]:
         for rule_id, hits in self.pending.items():
             rule = self.rules[rule_id]
             keys = self.escalation_keys.get(rule_id, set())
             for event, values in hits:
                 self._group(rule, event, bool(values & keys))
         self.pending = {}
-        found = [_finding(g) for g in self.groups.values()]
-        found = [f for f in found if f is not None]
-        found.sort(key=lambda f: (-SEVERITY_RANK[f["severity"]], _CATEGORY_ORDER[f["category"]], -f["count"],
-                                  f["rule"], f["signature"]))
+        found = [f for f in map(_finding, self.groups.values()) if f is not None]
+        found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], _CATEGORY_ORDER[f.category], -f.count, f.rule,
+                                  f.signature))
         return found
 
 
-def _finding(group: _Group) -> dict | None:
+@dataclass(frozen=True)
+class Finding:
+    """One rule's hits of one signature: what the scan, the triage and the report show."""
+
+    rule: str
+    title: str
+    category: str  # bug | config | infrastructure
+    severity: str
+    escalated: bool
+    signature: str
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    services: dict[str, int]  # most hits first
+    hosts: dict[str, int]
+    request_ids: list[str]  # the earliest few, oldest first
+    instance_uuids: list[str]
+    frame: str | None  # deepest OpenStack frame of the example's traceback
+    example: dict | None
+    remediation: str
+    escalation: str | None = None  # why it was escalated
+    peak: dict | None = None  # the most hits within a threshold's window
+
+    def to_json(self) -> dict:
+        found = {name: getattr(self, name) for name in _JSON_FIELDS}
+        if self.escalated:
+            found["escalation"] = self.escalation
+        if self.peak is not None:
+            found["peak"] = self.peak
+        return found
+
+
+_JSON_FIELDS = ("rule", "title", "category", "severity", "escalated", "signature", "count", "first_seen",
+                "last_seen", "services", "hosts", "request_ids", "instance_uuids", "frame", "example",
+                "remediation")
+
+
+def _finding(group: _Group) -> Finding | None:
     rule = group.rule
-    finding = {
-        "rule": rule.id, "title": rule.title, "category": rule.category, "severity": rule.severity,
-        "escalated": group.escalated, "signature": group.signature, "count": group.count,
-        "first_seen": group.first_seen, "last_seen": group.last_seen,
-        "services": dict(group.services.most_common()), "hosts": dict(group.hosts.most_common()),
-        "request_ids": _oldest_first(group.request_ids), "instance_uuids": _oldest_first(group.instance_uuids),
-        "frame": group.frame,
-        "example": group.example, "remediation": rule.remediation,
-    }
-    if group.escalated:
-        finding.update(category=rule.escalate_when.category, severity=rule.escalate_when.severity,
-                       escalation=rule.escalate_when.reason)
+    category, severity, escalation = rule.category, rule.severity, None
+    if group.escalated and rule.escalate_when is not None:
+        category, severity = rule.escalate_when.category, rule.escalate_when.severity
+        escalation = rule.escalate_when.reason
+    peak = None
     if rule.threshold:
-        peak = group.peak()
-        if peak < rule.threshold.count:
+        most = group.peak()
+        if most < rule.threshold.count:
             return None
-        finding["peak"] = {"count": peak, "within_seconds": rule.threshold.within}
-    return finding
+        peak = {"count": most, "within_seconds": rule.threshold.within}
+    return Finding(rule=rule.id, title=rule.title, category=category, severity=severity, escalated=group.escalated,
+                   signature=group.signature, count=group.count, first_seen=group.first_seen,
+                   last_seen=group.last_seen, services=dict(group.services.most_common()),
+                   hosts=dict(group.hosts.most_common()), request_ids=_oldest_first(group.request_ids),
+                   instance_uuids=_oldest_first(group.instance_uuids), frame=group.frame, example=group.example,
+                   remediation=rule.remediation, escalation=escalation, peak=peak)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
-from functools import lru_cache
+from functools import cache
+
+from ..errors import OslaError
 
 PYTHON_FLAGS = re.ASCII | re.DOTALL  # '.' matches newlines in Lucene; \d \w \s are ASCII there
 
@@ -30,7 +32,7 @@ _SPECIAL = set('.?+*|{}[]()"\\#@&<>~')  # everything Lucene's parser treats as s
 _CLASS_SPECIAL = set("[]\\^-&~")
 
 
-class RegexNotPortable(ValueError):
+class RegexNotPortable(OslaError, ValueError):
     """A Python regex feature Lucene has no equivalent for."""
 
 
@@ -42,7 +44,7 @@ def to_lucene(pattern: str) -> str:
     return union(alternatives(pattern))
 
 
-@lru_cache(maxsize=None)
+@cache
 def alternatives(pattern: str) -> tuple[Alternative, ...]:
     """The pattern's top-level alternatives ('a|^b$': each anchored on its own)."""
     parsed = list(sre_parse.parse(pattern, PYTHON_FLAGS))

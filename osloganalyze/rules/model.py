@@ -37,6 +37,7 @@ import yaml
 
 from .. import schema
 from ..durations import DURATION, SECONDS
+from ..errors import OslaError
 from ..resources import data_dir
 from .conditions import ConditionError, parse_match
 
@@ -47,11 +48,11 @@ _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _KEYS = {"id", "title", "category", "severity", "services", "match", "supersedes", "escalate_when",
          "threshold", "explain", "remediation", "references", "examples", "tags"}
 TAGS = {"keystone": "the report's Keystone authentication and Fernet section"}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: much faster
 _REQUIRED = ("id", "title", "category", "severity", "match", "explain", "remediation", "examples")
 
 
-class RuleError(ValueError):
+class RuleError(OslaError, ValueError):
     """A rule file that cannot be used: the message names the file, the rule and the problem."""
 
 
@@ -97,7 +98,7 @@ class Rule:
     tags: tuple[str, ...] = ()
     raise_examples: tuple[Example, ...] = ()
     not_raise_examples: tuple[Example, ...] = ()
-    superseded_by: tuple["Rule", ...] = field(default=(), compare=False, repr=False)
+    superseded_by: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
 
     def summary(self) -> dict:
         return {"id": self.id, "title": self.title, "category": self.category, "severity": self.severity,
@@ -211,7 +212,7 @@ def _rule(item, path: Path, index: int) -> Rule:
             raise ValueError(f"unknown tag {sorted(set(tags) - set(TAGS))[0]!r} (tags: {', '.join(TAGS)})")
     except ValueError as exc:
         fail(str(exc))
-    return Rule(id=name, title=item["title"].strip(), category=item["category"], severity=item["severity"],
+    return Rule(id=str(name), title=item["title"].strip(), category=item["category"], severity=item["severity"],
                 match=match, explain=item["explain"].strip(), remediation=item["remediation"].strip(),
                 path=str(path), services=services, supersedes=supersedes, escalate_when=escalation,
                 threshold=threshold, references=references, tags=tags, raise_examples=parsed["raise"],

@@ -39,7 +39,7 @@ _PACKAGE = re.compile(r"(?:^|/)(?P<package>" + "|".join(OPENSTACK_PACKAGES) + r"
 @lru_cache(maxsize=8192)  # error lines repeat (retry loops, periodic tasks): mask each text once
 def mask(text: str) -> str:
     """``text`` with secrets, ids, addresses, urls, paths and numbers replaced by placeholders."""
-    text = redact(text)
+    text = redact(text) or ""
     for pattern, placeholder in _MASKS:
         text = pattern.sub(placeholder, text)
     return _SPACES.sub(" ", text).strip()

@@ -20,7 +20,7 @@ def compile_query(node) -> dict:
         return {"exists": {"field": node.field}}
     if isinstance(node, Range):
         return {"range": {node.field: dict(node.bounds)}}
-    field = schema.exact_search(node.field)[0]
+    field = schema.exact_field(node.field)[0]
     if isinstance(node, Equals):
         if len(node.values) == 1:
             return {"term": {field: node.values[0]}}
@@ -46,8 +46,9 @@ def _merged(parts) -> list[dict]:
     dictionary, so ten of them cost ten walks where one merged query costs one."""
     groups: dict[tuple, list] = {}
     for part in parts:
-        if _text_key(part) is not None:
-            groups.setdefault(_text_key(part), []).append(part)
+        key = _text_key(part)
+        if key is not None:
+            groups.setdefault(key, []).append(part)
     queries, done = [], set()
     for part in parts:
         key = _text_key(part)
@@ -64,7 +65,7 @@ def _text_key(part) -> tuple | None:
     """(field searched, case-insensitive) of a text condition, else None."""
     if not isinstance(part, (Contains, StartsWith, Regex)):
         return None
-    return schema.exact_search(part.field)[0], isinstance(part, Regex) and part.ignore_case
+    return schema.exact_field(part.field)[0], isinstance(part, Regex) and part.ignore_case
 
 
 def _chunks(alts: list) -> list[list]:

@@ -12,7 +12,7 @@ matches when any of its items does, a missing value matches nothing, and "" exis
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .. import schema
 from .conditions import All, Any, Contains, Equals, Exists, Not, Range, Regex, StartsWith
@@ -25,7 +25,7 @@ _LIST_FIELDS = frozenset({schema.TAGS})  # fields whose value may be a list of v
 
 def _whole_text(field: str, v: str) -> str:
     """The expression: ``v`` if it is a text short enough to be indexed whole, else None."""
-    return f"{v} if {v}.__class__ is str and len({v}) <= {schema.exact_search(field)[1]} else None"
+    return f"{v} if {v}.__class__ is str and len({v}) <= {schema.exact_field(field)[1]} else None"
 
 
 class _Generator:
@@ -98,8 +98,8 @@ class _Generator:
         namespace = dict(self.constants, _NUMBERS=(int, float), _any=_any)
         exec(compile(source, f"<osla rules: {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
         function = namespace[name]
-        function.source = source
-        return function
+        function.source = source  # type: ignore[attr-defined]
+        return function  # type: ignore[return-value]
 
 
 def _any(value, test) -> bool:

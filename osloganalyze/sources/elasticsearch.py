@@ -1,12 +1,18 @@
 """Elasticsearch as a source: the same EventQuery as local trees, answered by the server."""
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from .. import schema
 from ..query import SORT_FIELDS, EventQuery
+from ..times import stamp_of_millis
 
 SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
+log = logging.getLogger("osla.server")
 MSEARCH_BATCH = 200  # searches per msearch request
 # Every search either answers from every shard or fails: by default Elasticsearch answers 200 with
 # the shards it could search (one failed shard, and a day's counts silently drop to nothing).
@@ -17,16 +23,24 @@ class ElasticsearchSource:
     """Events in '<prefix>-*' indices. ``round_trips`` counts the requests made (threads may
     share one source)."""
 
-    def __init__(self, client, prefix: str = "openstack", page_size: int = 5000):
+    def __init__(self, client: Any, prefix: str = "openstack", page_size: int = 5000):
         self.client = client
         self.index = f"{prefix}-*"
         self.page_size = page_size
         self.round_trips = 0
         self._lock = threading.Lock()
 
-    def _trip(self) -> None:
+    def _call(self, what: str, method: Callable[..., Any], **request: Any) -> Any:
+        """One round trip (counted; logged with its time under --debug)."""
         with self._lock:
             self.round_trips += 1
+        if not log.isEnabledFor(logging.DEBUG):
+            return method(**request)
+        start = time.monotonic()
+        try:
+            return method(**request)
+        finally:
+            log.debug("%s %s: %.1f ms", what, request.get("index", self.index), (time.monotonic() - start) * 1000)
 
     def events(self, query: EventQuery, limit: int | None = None) -> list[dict]:
         return list(self.search(query.to_elasticsearch(), limit))
@@ -46,8 +60,7 @@ class ElasticsearchSource:
                 body["search_after"] = after
             if fields is not None:
                 body["source_includes"] = fields
-            self._trip()
-            hits = self.client.search(index=self.index, **_WHOLE, **body)["hits"]["hits"]
+            hits = self._call("search", self.client.search, index=self.index, **_WHOLE, **body)["hits"]["hits"]
             for hit in hits:
                 yield (hit["_index"], hit["_id"], hit["_source"]) if addressed else hit["_source"]
             found += len(hits)
@@ -58,8 +71,8 @@ class ElasticsearchSource:
     def documents(self, addresses: list[tuple[str, str]]) -> list[dict]:
         """The events at these (index, id) addresses, in that order (one request); events
         deleted meanwhile are left out."""
-        self._trip()
-        docs = self.client.mget(docs=[{"_index": index, "_id": doc_id} for index, doc_id in addresses])["docs"]
+        docs = self._call("mget", self.client.mget,
+                          docs=[{"_index": index, "_id": doc_id} for index, doc_id in addresses])["docs"]
         for doc in docs:
             if "error" in doc:
                 raise _response_error(doc)
@@ -76,19 +89,24 @@ class ElasticsearchSource:
                 if fields is not None:
                     body["_source"] = fields
                 searches += [{"index": self.index, **_WHOLE}, body]
-            self._trip()
-            for response in self.client.msearch(searches=searches)["responses"]:
+            for response in self._call("msearch", self.client.msearch, searches=searches)["responses"]:
                 if "error" in response:
                     raise _response_error(response)
                 hits = response["hits"]["hits"]
                 found.append(hits[0]["_source"] if hits else None)
         return found
 
+    def time_range(self) -> tuple[str | None, str | None]:
+        """The first and last event stamps in the indices (None, None when they hold none)."""
+        aggs = self.aggregate({"match_all": {}}, {"from": {"min": {"field": schema.TIMESTAMP}},
+                                                  "to": {"max": {"field": schema.TIMESTAMP}}})
+        return (stamp_of_millis((aggs.get("from") or {}).get("value")),
+                stamp_of_millis((aggs.get("to") or {}).get("value")))
+
     def aggregate(self, query: dict, aggs: dict) -> dict:
         """The aggregations of the events matching ``query`` (no events), in one round trip."""
-        self._trip()
-        return self.client.search(index=self.index, **_WHOLE, size=0, track_total_hits=False, query=query,
-                                  aggs=aggs).get("aggregations", {})
+        return self._call("aggregate", self.client.search, index=self.index, **_WHOLE, size=0, track_total_hits=False,
+                          query=query, aggs=aggs).get("aggregations", {})
 
     def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
         """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
@@ -110,5 +128,6 @@ def _response_error(response: dict) -> Exception:
 
     from elasticsearch import ApiError
     error = response["error"] if isinstance(response["error"], dict) else {"reason": str(response["error"])}
-    return ApiError(str(error.get("reason") or error.get("type")), meta=SimpleNamespace(status=response.get("status")),
+    return ApiError(str(error.get("reason") or error.get("type")),
+                    meta=SimpleNamespace(status=response.get("status")),  # type: ignore[arg-type]
                     body={"error": error})

@@ -12,9 +12,11 @@ import gzip
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import IO, Protocol, cast
 
+from ..errors import OslaError
 from .naming import base_name, host_for_path, service_for_path
 
 STDIN = "-"
@@ -24,7 +26,7 @@ _NUMBERED = re.compile(r"\.(\d{1,3})(?:\.(?:gz|bz2))?$")
 _DATED = re.compile(r"[.-](\d{8}|\d{4}-\d{2}-\d{2}(?:[_T][\d:]+)?)(?:\.(?:gz|bz2))?$")
 
 
-class SourceError(Exception):
+class SourceError(OslaError):
     """A path that cannot be used as a source (one line for the user)."""
 
 
@@ -34,13 +36,13 @@ class LogFile:
     host: str | None
     service: str | None
 
-    def open(self) -> BinaryIO:
+    def open(self) -> IO[bytes]:
         if self.path == STDIN:
             return sys.stdin.buffer
         if self.path.endswith(".gz"):
-            return gzip.open(self.path, "rb")
+            return cast(IO[bytes], gzip.open(self.path, "rb"))
         if self.path.endswith(".bz2"):
-            return bz2.open(self.path, "rb")
+            return cast(IO[bytes], bz2.open(self.path, "rb"))
         return open(self.path, "rb")
 
     def mtime(self) -> float | None:
@@ -143,18 +145,11 @@ def file_size(path: str) -> int:
         return 0
 
 
-def share_by_size(logfiles: list[LogFile], sizes: dict, workers: int) -> list[list[LogFile]]:
-    """``workers`` lists of files with about equal bytes each (biggest first, to the least loaded)."""
-    shares: list[list[LogFile]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for logfile in sorted(logfiles, key=lambda f: -sizes[f]):
-        least = loads.index(min(loads))
-        shares[least].append(logfile)
-        loads[least] += sizes[logfile]
-    return shares
+class ByteReader(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
-def read_lines(handle: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, str]]:
+def read_lines(handle: ByteReader, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, str]]:
     """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted.
 
     Reads 1 MiB at a time; an ASCII chunk (the usual case) is decoded in one call, others line
@@ -188,18 +183,3 @@ def read_lines(handle: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[tuple[in
     if pending:
         text = pending.decode("utf-8", "replace")
         yield offset, lineno + 1, (text[:-1] if text.endswith("\r") else text)
-
-
-class LocalSource:
-    """A local log tree answering EventQuery (parses and filters as it reads)."""
-
-    def __init__(self, paths: list[str], tz: str = "UTC", host: str | None = None, year: int | None = None):
-        self.paths = paths
-        self.options = {"tz": tz, "host": host, "year": year}
-
-    def events(self, query, limit: int | None = None) -> list[dict]:
-        from ..parse import parse_paths
-        from ..query import order
-
-        found = sorted((e for e in parse_paths(self.paths, **self.options) if query.matches(e)), key=order)
-        return found[:limit] if limit is not None else found

@@ -22,7 +22,7 @@ _SUFFIXES = re.compile(
 _ROTATION = re.compile(r"(?:[.-](?:\d+|\d{8}|\d{4}-\d{2}-\d{2}(?:[_T][\d:]+)?))+$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tables() -> dict:
     import yaml  # here, not above: a triage lists its files before anything needs YAML
 
@@ -32,7 +32,7 @@ def _tables() -> dict:
 
 def _parts(path: str) -> list[str]:
     """A path's names, as PurePath(path).parts without the root (a string split: this runs for
-    every file of a tree, and PurePath costs ~10 µs a call)."""
+    every file of a tree, and PurePath costs much more a call)."""
     if os.altsep:
         path = path.replace(os.altsep, os.sep)
     return [part for part in path.split(os.sep) if part and part != "."]

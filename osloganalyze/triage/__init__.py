@@ -1,15 +1,34 @@
 """events -> triage: everything one request touched, across services and hosts, with a verdict.
 
 :mod:`.correlate` follows the ids, :mod:`.local` and :mod:`.remote` answer it from a log tree
-or Elasticsearch, :mod:`.view` turns the events into verdict, request tree and timeline, and
+or a search server, :mod:`.view` turns the events into verdict, request tree and timeline, and
 :mod:`.render` shows them."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .ids import BadId, classify
 
-__all__ = ["BadId", "classify", "triage_local", "triage_elasticsearch"]
+__all__ = ["BadId", "Searched", "classify", "triage_local", "triage_elasticsearch"]
+
+
+@dataclass
+class Searched:
+    """Where a triage looked, the same keys whatever the backend (stamps in UTC)."""
+
+    source: str  # files | elasticsearch
+    files: int | None = None
+    files_with_id: int | None = None
+    index: str | None = None
+    first: str | None = None  # the oldest and newest events there (told when the id is not found)
+    last: str | None = None
+    read_errors: list[str] = field(default_factory=list)  # files not read, whole or in part
+    round_trips: int = 0  # requests to the server
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "files": self.files, "files_with_id": self.files_with_id,
+                "index": self.index, "from": self.first, "to": self.last}
 
 
 def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], *, around: int = 600, hops: int = 3,
@@ -17,8 +36,9 @@ def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], 
     """The triage of ``seed`` in a log tree. The search for its bytes starts first, from a process
     that has loaded little (it forks sooner and cheaper); the rules (``rules`` may be a function
     returning them), the parser and the rest load while it runs."""
+    from ..sources.grep import search_all
     from ..sources.local import log_paths, named
-    from .search import search_all
+    from ..sources.seek import FileEnds
 
     kind, value = classify(seed)
     paths_found = log_paths(paths)
@@ -37,19 +57,19 @@ def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], 
 
     sizes: dict[str, int] = {}
     unreadable: dict[str, str] = {}
-    hits = search_all(paths_found, value.encode(), sizes, meanwhile, unreadable)
+    ends = FileEnds()
+    hits = search_all(paths_found, value.encode(), sizes, meanwhile, unreadable, ends)
     from .correlate import correlate
     from .view import build
 
     fetcher = ready["fetcher"](ready["logfiles"], tz=tz, year=year, around=around,
-                               seed_hits=(value.encode(), hits, sizes, unreadable))
+                               seed_hits=(value.encode(), hits, sizes, unreadable), ends=ends)
     correlation = correlate(fetcher, seed, around=around, max_hops=hops, max_ids=max_ids)
-    searched = {"source": "files", "files": len(fetcher.logfiles), "files_with_id": fetcher.files_with_hits}
+    searched = Searched("files", files=len(fetcher.logfiles), files_with_id=fetcher.files_with_hits)
     if not correlation.events:
-        searched.update(fetcher.time_range())
-    view = build(correlation, ready["engine"], near=fetcher.near, searched=searched)
-    view["read_errors"] = fetcher.read_errors()
-    return view
+        searched.first, searched.last = fetcher.time_range()
+    searched.read_errors = fetcher.read_errors()
+    return build(correlation, ready["engine"], near=fetcher.near, searched=searched)
 
 
 def triage_elasticsearch(client, prefix: str, seed: str, rules, *, around: int = 600, hops: int = 3,
@@ -60,9 +80,8 @@ def triage_elasticsearch(client, prefix: str, seed: str, rules, *, around: int =
 
     fetcher = ElasticsearchFetcher(client, prefix)
     correlation = correlate(fetcher, seed, around=around, max_hops=hops, max_ids=max_ids)
-    searched = {"source": "elasticsearch", "index": f"{prefix}-*"}
+    searched = Searched("elasticsearch", index=f"{prefix}-*")
     if not correlation.events:
-        searched.update(fetcher.time_range())
-    view = build(correlation, rules, near=fetcher.near, searched=searched)
-    view["round_trips"] = fetcher.round_trips
-    return view
+        searched.first, searched.last = fetcher.time_range()
+    searched.round_trips = fetcher.round_trips
+    return build(correlation, rules, near=fetcher.near, searched=searched)

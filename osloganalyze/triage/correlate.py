@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Protocol
 
 from .. import schema
-from ..parse.timestamps import event_stamp, event_time
+from ..times import shift
 from .ids import classify
 
 REQUEST_FIELDS = (schema.REQUEST_ID, schema.GLOBAL_REQUEST_ID)
@@ -73,10 +72,6 @@ def window(events: list[dict], around: int) -> tuple[str, str] | None:
     if not stamps:
         return None
     return (shift(stamps[0], -around), shift(stamps[-1], around))
-
-
-def shift(stamp: str, seconds: float) -> str:
-    return event_stamp(event_time(stamp) + timedelta(seconds=seconds))
 
 
 def _key(event: dict) -> tuple:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from ..errors import OslaError
+
 REQUEST = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-class BadId(ValueError):
+class BadId(OslaError, ValueError):
     """Not something osla can follow."""
 
 

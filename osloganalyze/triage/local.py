@@ -17,11 +17,11 @@ import re
 
 from .. import schema
 from ..parse import Stats, parse_file, parse_range
-from ..timezones import zone
+from ..sources.grep import search, search_all
 from ..sources.local import LogFile, file_size
-from .correlate import REQUEST_FIELDS, shift
-from .search import (READ_ERRORS, SLACK, compressed, file_range, local_time, may_be_within, outside, read_error,
-                     search, search_all, time_span)
+from ..sources.seek import READ_ERRORS, SLACK, FileEnds, compressed, file_range, may_be_within, read_error
+from ..times import from_local, local_time, shift, zone
+from .correlate import REQUEST_FIELDS
 
 _CONTEXT = 16 << 10     # bytes parsed before a record of interest (the parser groups within 32 lines)
 _MAX_SEED_LINES = 20000
@@ -34,12 +34,14 @@ class LocalFetcher:
     records that hold an id (and, for nearby errors, a few seconds of every file)."""
 
     def __init__(self, logfiles: list[LogFile], tz: str = "UTC", year: int | None = None, around: int = 600,
-                 seed_hits: tuple[bytes, dict, dict, dict] | None = None):
+                 seed_hits: tuple[bytes, dict, dict, dict] | None = None, ends: FileEnds | None = None):
         """``seed_hits``: (needle, hits, sizes, read errors; each per path) of the search for the
-        seed's bytes, done already (see triage_local)."""
+        seed's bytes, done already (see triage_local); ``ends``: the files' first and last stamps
+        as that search found them."""
         self.logfiles = logfiles
         self.tz_name, self.tz, self.year, self.around = tz, zone(tz), year, around
         self.stats = Stats()
+        self.ends = ends if ends is not None else FileEnds()
         self.near: list[str] = []
         self.files_with_hits = 0
         self._seed_hits = seed_hits
@@ -75,7 +77,7 @@ class LocalFetcher:
             passed = 0  # events leave the parser in the order they start, so an offset below the
             for event in parse_range(logfile, start, cluster[-1] + SLACK, tz=self.tz_name, year=self.year,
                                      stats=self.stats):  # latest event's starts no record (a traceback line)
-                offset = event.get(schema.LOG_OFFSET)
+                offset = event.get(schema.LOG_OFFSET, -1)
                 while passed < len(cluster) and cluster[passed] < offset:
                     passed += 1
                 if passed < len(cluster) and cluster[passed] == offset:
@@ -84,9 +86,9 @@ class LocalFetcher:
                 if passed == len(cluster):
                     break
         for offset in set(offsets):
-            event = self._parsed.get((logfile.path, offset))
-            if event is not None:
-                found.append(event)
+            parsed = self._parsed.get((logfile.path, offset))
+            if parsed is not None:
+                found.append(parsed)
         return found
 
     def _range(self, logfile: LogFile) -> tuple[int, int] | None:
@@ -95,11 +97,11 @@ class LocalFetcher:
         if logfile not in self._ranges:
             if self._window is None or compressed(logfile.path):
                 self._ranges[logfile] = None
-            elif outside(logfile.path, self._size(logfile), *self._window):
+            elif self.ends.outside(logfile.path, self._size(logfile), *self._window):
                 self._ranges[logfile] = (0, 0)
             else:
                 with open(logfile.path, "rb") as handle:
-                    self._ranges[logfile] = time_span(handle, handle.seek(0, 2), *self._window)
+                    self._ranges[logfile] = self.ends.time_span(handle, handle.seek(0, 2), *self._window)
         return self._ranges[logfile]
 
     def _lines_with(self, logfile: LogFile, needles: list[bytes], span: tuple[int, int] | None,
@@ -131,13 +133,13 @@ class LocalFetcher:
         if self._seed_hits is not None and self._seed_hits[0] == value.encode():
             hits = self._seed_hits[1]
         else:
-            hits = search_all(paths, value.encode(), self._sizes, errors=self._read_errors)
+            hits = search_all(paths, value.encode(), self._sizes, errors=self._read_errors, ends=self.ends)
         by_path = {f.path: f for f in self.logfiles}
         exact = {by_path[path]: [o for o, _ in lines][:_MAX_SEED_LINES] for path, lines in hits.items() if lines}
         self.files_with_hits = len(exact)
         if not exact:  # a second pass, for the near matches (a longer needle is searched faster, hence two)
             prefix = (value[:12] if kind == "request" else value[:8]).encode()
-            near = search_all(paths, prefix, self._sizes, errors=self._read_errors)
+            near = search_all(paths, prefix, self._sizes, errors=self._read_errors, ends=self.ends)
             self.near = sorted({m.decode() for lines in near.values() for _, line in lines
                                 for m in re.findall(re.escape(prefix) + rb"[0-9a-f-]{4,32}", line)})[:20]
             return []
@@ -162,7 +164,7 @@ class LocalFetcher:
         return found
 
     def errors(self, since: str, until: str) -> list[dict]:
-        found = []
+        found: list[dict] = []
         narrow = (local_time(since, self.tz), local_time(until, self.tz))
         for logfile in self.logfiles:
             found.extend(e for e in self._each(logfile, self._errors_in, logfile, narrow)
@@ -175,12 +177,12 @@ class LocalFetcher:
         said = [f"{path}: {why}" for path, why in self._read_errors.items()]
         return said + [e for e in self.stats.errors if not any(e.startswith(f"{path}: ") for path in self._read_errors)]
 
-    def time_range(self) -> dict:
-        """The first and last timestamps of the uncompressed files (file time, as written)."""
+    def time_range(self) -> tuple[str | None, str | None]:
+        """The first and last timestamps of the uncompressed files, as UTC event stamps."""
         spans = [self._each(f, file_range, f.path, empty=(None, None)) for f in self.logfiles if not compressed(f.path)]
         firsts = [a for a, _ in spans if a]
         lasts = [b for _, b in spans if b]
-        return {"from": min(firsts) if firsts else None, "to": max(lasts) if lasts else None}
+        return (from_local(min(firsts), self.tz) if firsts else None, from_local(max(lasts), self.tz) if lasts else None)
 
     # --- one file -------------------------------------------------------------------------------
 
@@ -202,10 +204,10 @@ class LocalFetcher:
     def _errors_in(self, logfile: LogFile, narrow: tuple[str, str]) -> list[dict]:
         if compressed(logfile.path):
             return self._whole_file(logfile)
-        if outside(logfile.path, self._size(logfile), *narrow):
+        if self.ends.outside(logfile.path, self._size(logfile), *narrow):
             return []
         with open(logfile.path, "rb") as handle:
-            span = time_span(handle, handle.seek(0, 2), *narrow)
+            span = self.ends.time_span(handle, handle.seek(0, 2), *narrow)
         if span is not None and span[1] <= span[0]:
             return []
         return self._events_at(logfile, self._lines_with(logfile, _ERROR_WORDS, span, narrow))

@@ -18,12 +18,9 @@ class ElasticsearchFetcher:
     def round_trips(self) -> int:
         return self.source.round_trips
 
-    def time_range(self) -> dict:
-        """The first and last timestamps in the indices."""
-        aggs = self.source.aggregate({"match_all": {}}, {"from": {"min": {"field": schema.TIMESTAMP}},
-                                                         "to": {"max": {"field": schema.TIMESTAMP}}})
-        return {"from": (aggs.get("from") or {}).get("value_as_string"),
-                "to": (aggs.get("to") or {}).get("value_as_string")}
+    def time_range(self) -> tuple[str | None, str | None]:
+        """The first and last timestamps in the indices, as event stamps."""
+        return self.source.time_range()
 
     def seed_events(self, kind: str, value: str) -> list[dict]:
         if kind == "request":

@@ -3,13 +3,18 @@ verdict from the rule engine's findings, the request tree, and the timeline acro
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from .. import schema
-from ..parse.timestamps import event_time
 from ..redact import redact
 from ..rules.engine import LocalEngine
+from ..rules.findings import Finding
 from ..rules.model import SEVERITY_RANK
+from ..times import event_time
 from .correlate import Correlation
+
+if TYPE_CHECKING:
+    from . import Searched
 
 GAP_SECONDS = 1.0  # a pause this long between two events is shown in the timeline
 _LEVEL_RANK = schema.LEVEL_RANK
@@ -20,24 +25,24 @@ def _seconds(stamp: str | None) -> float | None:
     return event_time(stamp).timestamp() if stamp else None
 
 
-def verdict(findings: list[dict]) -> dict | None:
+def verdict(findings: list[Finding]) -> dict | None:
     """The most telling finding, said in one line. Causes outside the code (configuration,
     infrastructure) come before the bugs they trigger when they are at least as severe."""
     if not findings:
         return None
 
-    def rank(f):
-        cause_first = 0 if f["category"] != "bug" and not f["escalated"] else 1
-        return (-SEVERITY_RANK[f["severity"]], cause_first, -f["count"])
+    def rank(f: Finding) -> tuple:
+        cause_first = 0 if f.category != "bug" and not f.escalated else 1
+        return (-SEVERITY_RANK[f.severity], cause_first, -f.count)
     top = min(findings, key=rank)
-    example = top.get("example") or {}
-    service = next(iter(top["services"]), "?")
-    host = next(iter(top["hosts"]), "?")
-    if top["category"] == "bug":
-        text = f"probable bug in {service}: {top['signature']}"
+    example = top.example or {}
+    service = next(iter(top.services), "?")
+    host = next(iter(top.hosts), "?")
+    if top.category == "bug":
+        text = f"probable bug in {service}: {top.signature}"
     else:
-        text = f"{_VERDICT_WORDS[top['category']]}: {top['title']} on {host} ({service}): {top['signature']}"
-    return {"text": text, "category": top["category"], "severity": top["severity"], "rule": top["rule"],
+        text = f"{_VERDICT_WORDS[top.category]}: {top.title} on {host} ({service}): {top.signature}"
+    return {"text": text, "category": top.category, "severity": top.severity, "rule": top.rule,
             "service": service, "host": host, "time": example.get(schema.TIMESTAMP)}
 
 
@@ -90,12 +95,12 @@ def request_tree(correlation: Correlation) -> list[dict]:
         if caller and caller != rid and node["parent"] is None:
             node["parent"] = caller
     for followed in correlation.followed:  # requests found by name in another request's messages
-        node = nodes.get(followed.id)
-        if node is not None and node["parent"] is None and followed.via in nodes and followed.via != followed.id \
+        named = nodes.get(followed.id)
+        if named is not None and named["parent"] is None and followed.via in nodes and followed.via != followed.id \
                 and followed.reason.startswith("named in"):
-            node["parent"] = followed.via
+            named["parent"] = followed.via
     roots = []
-    for rid, node in sorted(nodes.items(), key=lambda item: item[1]["first"] or ""):
+    for node in sorted(nodes.values(), key=lambda node: node["first"] or ""):
         node["services"] = list(node["services"])
         node["hosts"] = list(node["hosts"])
         first, last = _seconds(node["first"]), _seconds(node["last"])
@@ -111,7 +116,7 @@ def request_tree(correlation: Correlation) -> list[dict]:
 def _is_ancestor(nodes: dict, node: dict, candidate: dict) -> bool:
     """Whether ``node`` is already above ``candidate`` (so linking would make a cycle)."""
     seen = set()
-    current = candidate
+    current: dict | None = candidate
     while current is not None and current["request_id"] not in seen:
         if current is node:
             return True
@@ -120,13 +125,13 @@ def _is_ancestor(nodes: dict, node: dict, candidate: dict) -> bool:
     return False
 
 
-def build(correlation: Correlation, rules, near: list[str] | None = None, searched: dict | None = None) -> dict:
+def build(correlation: Correlation, rules, near: list[str] | None = None, searched: Searched | None = None) -> dict:
     """The triage view; ``rules`` is a list of rules or a LocalEngine made of them already."""
     engine = rules if isinstance(rules, LocalEngine) else LocalEngine(rules)
     events = correlation.events
     findings = engine.scan(events).findings()
     timeline = []
-    previous = None
+    previous: float | None = None
     for event in events:
         stamp = event.get(schema.TIMESTAMP)
         now = _seconds(stamp)
@@ -160,10 +165,12 @@ def build(correlation: Correlation, rules, near: list[str] | None = None, search
                                                                        if f.kind == "request")},
         "followed": [f.__dict__ for f in correlation.followed],
         "limits": correlation.limits,
-        "findings": findings,
+        "findings": [f.to_json() for f in findings],
         "requests": request_tree(correlation),
         "timeline": timeline,
         "nearby_errors": nearby,
         "near_matches": near or [],
-        "searched": searched or {},
+        "searched": searched.to_json() if searched else {},
+        "read_errors": list(searched.read_errors) if searched else [],
+        "round_trips": searched.round_trips if searched else 0,
     }
