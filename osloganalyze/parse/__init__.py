@@ -56,31 +56,9 @@ def parse_range(logfile: LogFile, start: int, end: int | None, *, tz: str = "UTC
     if year is None:
         mtime = logfile.mtime()
         year = datetime.fromtimestamp(mtime, UTC).year if mtime else None
-    with open(logfile.path, "rb") as handle:
-        handle.seek(start)
-        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(_Slice(handle, end)))
+    with logfile.open_range(start, end) as handle:
+        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(handle))
         yield from _events(_until_read_error(lines, logfile.path, stats), logfile, TimeConverter(tz, year), stats)
-
-
-class _Slice:
-    """A reader that stops at the first newline at or after ``end``."""
-
-    def __init__(self, handle, end: int | None):
-        self.handle, self.end, self.done = handle, end, False
-
-    def read1(self, size: int) -> bytes:
-        if self.done:
-            return b""
-        data = self.handle.read(size)
-        if self.end is not None and self.handle.tell() >= self.end:
-            before = len(data) - (self.handle.tell() - self.end)
-            newline = data.find(b"\n", max(before, 0))
-            if newline >= 0:
-                self.done = True
-                return data[:newline + 1]
-        return data
-
-    read = read1
 
 
 def _until_read_error(lines: Iterator[tuple[int, int, str]], path: str, stats: Stats):

@@ -99,6 +99,22 @@ def search_all(paths: list[str], needle: bytes, sizes: dict[str, int] | None = N
     return {path: found.get(path, []) for path in paths}
 
 
+def search_span(path: str, needles: list[bytes], start: int, end: int) -> list[Hit]:
+    """(offset, the line's first 200 bytes) of the lines holding one of ``needles`` in the
+    bytes [start, end) of an uncompressed file."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    hits: list[Hit] = []
+    for needle in needles:
+        position = data.find(needle)
+        while position >= 0:
+            line = data.rfind(b"\n", 0, position) + 1
+            hits.append((start + line, data[line:line + 200]))
+            position = data.find(needle, position + len(needle))
+    return hits
+
+
 def _collect(buffer: bytes | bytearray, cut: int, needle: bytes, base: int, hits: list) -> None:
     """(offset, line) of the lines holding ``needle`` in buffer[:cut] (whole lines)."""
     position = buffer.find(needle, 0, cut)

@@ -45,11 +45,45 @@ class LogFile:
             return cast(IO[bytes], bz2.open(self.path, "rb"))
         return open(self.path, "rb")
 
+    def open_range(self, start: int, end: int | None) -> _Range:
+        """The bytes from ``start`` (a line start) of an uncompressed file, up to the first
+        newline at or after ``end`` (None: to the end)."""
+        handle = open(self.path, "rb")  # noqa: SIM115 - closed by the _Range it is handed to
+        handle.seek(start)
+        return _Range(handle, end)
+
     def mtime(self) -> float | None:
         try:
             return os.stat(self.path).st_mtime if self.path != STDIN else None
         except OSError:
             return None
+
+
+class _Range:
+    """A reader that stops at the first newline at or after ``end``."""
+
+    def __init__(self, handle: IO[bytes], end: int | None):
+        self.handle, self.end, self.done = handle, end, False
+
+    def read1(self, size: int) -> bytes:
+        if self.done:
+            return b""
+        data = self.handle.read(size)
+        if self.end is not None and self.handle.tell() >= self.end:
+            before = len(data) - (self.handle.tell() - self.end)
+            newline = data.find(b"\n", max(before, 0))
+            if newline >= 0:
+                self.done = True
+                return data[:newline + 1]
+        return data
+
+    read = read1
+
+    def __enter__(self) -> _Range:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
 
 
 def is_log_file(name: str) -> bool:

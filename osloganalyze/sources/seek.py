@@ -54,6 +54,11 @@ class FileEnds:
         ends = self.known.get((path, size))
         return bool(ends and ends[0] and ends[1] and (ends[1] < since or ends[0] > until))
 
+    def span_of(self, path: str, since: str, until: str) -> tuple[int, int] | None:
+        """:meth:`time_span` of the file at ``path``."""
+        with open(path, "rb") as handle:
+            return self.time_span(handle, handle.seek(0, 2), since, until)
+
     def time_span(self, handle: BinaryIO, size: int, since: str, until: str) -> tuple[int, int] | None:
         """Byte range of the file that may hold lines stamped in [since, until]: (0, 0) when the
         file lies wholly outside, None when it has no oslo timestamps to tell."""
@@ -97,6 +102,16 @@ def byte_span(path: str, since: str, until: str, tz: str = "UTC") -> tuple[int, 
     local = zone(tz)
     with open(path, "rb") as handle:
         return FileEnds().time_span(handle, handle.seek(0, 2), local_time(since, local), local_time(until, local))
+
+
+def line_start(path: str, position: int) -> int:
+    """The offset of the first line starting at or after ``position``."""
+    if position == 0:
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        handle.readline()
+        return handle.tell()
 
 
 def file_range(path: str) -> Ends:

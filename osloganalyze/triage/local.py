@@ -17,9 +17,18 @@ import re
 
 from .. import schema
 from ..parse import Stats, parse_file, parse_range
-from ..sources.grep import search, search_all
+from ..sources.grep import search, search_all, search_span
 from ..sources.local import LogFile, file_size
-from ..sources.seek import READ_ERRORS, SLACK, FileEnds, compressed, file_range, may_be_within, read_error
+from ..sources.seek import (
+    READ_ERRORS,
+    SLACK,
+    FileEnds,
+    compressed,
+    file_range,
+    line_start,
+    may_be_within,
+    read_error,
+)
 from ..times import from_local, local_time, shift, zone
 from .correlate import REQUEST_FIELDS
 
@@ -73,7 +82,7 @@ class LocalFetcher:
         todo = sorted(o for o in set(offsets) if (logfile.path, o) not in self._parsed)
         for cluster in _clusters(todo):
             # start a little earlier, so a line is grouped with the record it belongs to as in a full parse
-            start = _line_start(logfile.path, max(0, cluster[0] - _CONTEXT))
+            start = line_start(logfile.path, max(0, cluster[0] - _CONTEXT))
             passed = 0  # events leave the parser in the order they start, so an offset below the
             for event in parse_range(logfile, start, cluster[-1] + SLACK, tz=self.tz_name, year=self.year,
                                      stats=self.stats):  # latest event's starts no record (a traceback line)
@@ -100,8 +109,7 @@ class LocalFetcher:
             elif self.ends.outside(logfile.path, self._size(logfile), *self._window):
                 self._ranges[logfile] = (0, 0)
             else:
-                with open(logfile.path, "rb") as handle:
-                    self._ranges[logfile] = self.ends.time_span(handle, handle.seek(0, 2), *self._window)
+                self._ranges[logfile] = self.ends.span_of(logfile.path, *self._window)
         return self._ranges[logfile]
 
     def _lines_with(self, logfile: LogFile, needles: list[bytes], span: tuple[int, int] | None,
@@ -111,17 +119,7 @@ class LocalFetcher:
         if span is None:
             hits = [hit for needle in needles for hit in search(logfile.path, needle)]
         else:
-            start, end = span
-            with open(logfile.path, "rb") as handle:
-                handle.seek(start)
-                data = handle.read(end - start)
-            hits = []
-            for needle in needles:
-                position = data.find(needle)
-                while position >= 0:
-                    line = data.rfind(b"\n", 0, position) + 1
-                    hits.append((start + line, data[line:line + 200]))
-                    position = data.find(needle, position + len(needle))
+            hits = search_span(logfile.path, needles, *span)
         if within is None:
             return sorted({offset for offset, _ in hits})
         return sorted({offset for offset, line in hits if may_be_within(line, *within)})
@@ -206,20 +204,10 @@ class LocalFetcher:
             return self._whole_file(logfile)
         if self.ends.outside(logfile.path, self._size(logfile), *narrow):
             return []
-        with open(logfile.path, "rb") as handle:
-            span = self.ends.time_span(handle, handle.seek(0, 2), *narrow)
+        span = self.ends.span_of(logfile.path, *narrow)
         if span is not None and span[1] <= span[0]:
             return []
         return self._events_at(logfile, self._lines_with(logfile, _ERROR_WORDS, span, narrow))
-
-
-def _line_start(path: str, position: int) -> int:
-    if position == 0:
-        return 0
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        handle.readline()
-        return handle.tell()
 
 
 def _clusters(offsets: list[int], gap: int = SLACK) -> list[list[int]]:
