@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import IO
@@ -62,3 +63,29 @@ class JsonLinesWriter:
         finally:
             if self.path and self._fh:
                 self._fh.close()
+
+
+# C0 controls but tab and newline, DEL, and C1 controls: what a terminal would obey (colours,
+# titles, OSC 52 clipboard writes, a bare CR that overwrites the line) rather than show
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character a terminal obeys shown as an escape (\\x1b, \\r)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text) if _CONTROL.search(text) else text
+
+
+def map_text(value, function: Callable[[str], str | None]):
+    """``function`` over every string in nested dicts and lists (a view or report before rendering)."""
+    if isinstance(value, str):
+        return function(value)
+    if isinstance(value, dict):
+        return {key: map_text(item, function) for key, item in value.items()}
+    if isinstance(value, list):
+        return [map_text(item, function) for item in value]
+    return value
+
+
+def printable_data(value):
+    """:func:`printable` over every string in nested dicts and lists."""
+    return map_text(value, printable)

@@ -1,40 +1,78 @@
-"""Secrets out of text that osla shows: tokens (headers, Fernet), passwords, credentials in URLs.
+"""Secrets out of text that osla shows or ships: tokens (headers, Fernet, URL queries),
+passwords and keys (key=value, JSON, Python reprs, command lines), credentials in URLs.
 
-Old OpenStack logs print token headers (keystoneclient/neutronclient DEBUG lines) and config
-dumps print passwords; findings, triage and reports pass their example lines through
-:func:`redact` before anything leaves osla.
+What a secret looks like is data, ``parsers/secrets.yaml``, one definition for every output.
+A pattern runs only on a text whose casefolded form holds one of its trigger words (most log
+lines hold none, and the patterns cost tens of microseconds on any line).
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import yaml
+
+from . import schema
+from .resources import data_dir
 
 MASK = "***"
-# (pattern, replacement, triggers): a pattern runs only on a text whose casefolded form holds one
-# of its triggers (the others cannot match it); most log lines hold none, and the password pattern
-# costs tens of microseconds on any line.
-_RULES = [
-    # X-Auth-Token: abc / 'X-Auth-Token': 'abc' / "X-Subject-Token": "abc" / x-service-token
-    (re.compile(r"""(?i)(x-(?:auth|subject|service)-token['"]?\s*[:=]\s*['"]?)(?!\*|\{SHA)[^\s'",}]+"""), r"\1" + MASK,
-     ("-token",)),
-    # password=..., "password": "...", admin_password = ..., secret/token keys in JSON or key=value
-    (re.compile(r"""(?i)((?:["']?\w*(?:password|passwd|secret|auth_token|api_key|token_key)["']?)\s*[:=]\s*['"]?)"""
-                r"""(?!\*)[^\s'",}&]+"""), r"\1" + MASK,
-     ("password", "passwd", "secret", "auth_token", "_key")),  # no 'i': re.I also takes 'ı' and 'İ' for it
-    # scheme://user:password@host (transport_url, connection strings)
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@\s/]+@", re.I), r"\1" + MASK + "@", ("://",)),
-    # Fernet tokens (keystone's, and any Fernet ciphertext): version byte 0x80 -> 'gAAAAA' in base64url
-    (re.compile(r"\bgAAAAA[\w-]{20,}=*"), MASK, ("gaaaaa",)),
-    # {SHA1}... token hashes keystonemiddleware prints
-    (re.compile(r"(\{SHA\d*\})[0-9a-f]{16,}", re.I), r"\1" + MASK, ("{sha",)),
-]
+
+
+@lru_cache(maxsize=1)
+def rules() -> tuple[tuple[re.Pattern, tuple[str, ...]], ...]:
+    """(pattern, triggers) of every secret form, as parsers/secrets.yaml defines them."""
+    with open(data_dir("parsers") / "secrets.yaml", encoding="utf-8") as handle:
+        entries = yaml.safe_load(handle)["secrets"]
+    found = []
+    for entry in entries:
+        pattern = re.compile(entry["pattern"])
+        if "secret" not in pattern.groupindex:
+            raise ValueError(f"parsers/secrets.yaml: {entry['name']}: the pattern has no group 'secret'")
+        found.append((pattern, tuple(entry["triggers"])))
+    return tuple(found)
+
+
+def _masked(m: re.Match) -> str:
+    whole, start = m.group(0), m.start()
+    return whole[:m.start("secret") - start] + MASK + whole[m.end("secret") - start:]
 
 
 def redact(text: str | None) -> str | None:
     if not text:
         return text
     folded = text.casefold()
-    for pattern, replacement, triggers in _RULES:
+    for pattern, triggers in rules():
         if any(trigger in folded for trigger in triggers):
-            text = pattern.sub(replacement, text)
+            text = pattern.sub(_masked, text)
             folded = text.casefold()
     return text
+
+
+def scrub(event: dict) -> dict:
+    """The event with secrets masked in its text fields (what ``osla ingest`` indexes by
+    default). One look at the record's whole text first: most events hold no trigger word and
+    are returned as they are."""
+    whole = event.get(schema.EVENT_ORIGINAL) or event.get(schema.MESSAGE)
+    if not whole or not _TRIGGERS.search(whole.casefold()):
+        return event
+    scrubbed = dict(event)
+    for name in schema.TEXT_FIELDS:
+        value = scrubbed.get(name)
+        if isinstance(value, str):
+            scrubbed[name] = redact(value)
+    return scrubbed
+
+
+class _AnyTrigger:
+    """One search for any trigger word of any secret form (built on first use)."""
+
+    pattern: re.Pattern | None = None
+
+    def search(self, folded: str) -> bool:
+        if self.pattern is None:
+            words = sorted({t for _, triggers in rules() for t in triggers}, key=len, reverse=True)
+            self.pattern = re.compile("|".join(map(re.escape, words)))
+        return self.pattern.search(folded) is not None
+
+
+_TRIGGERS = _AnyTrigger()

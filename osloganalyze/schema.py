@@ -116,6 +116,8 @@ MICROVERSION = "openstack.microversion"
 
 # Fields whose values come as text from a log line but are numbers in the schema.
 INTEGER_FIELDS = frozenset(f.name for f in _FIELDS if f.type == "long")
+# the fields that carry free text as logged, where a secret can hide (redact.scrub masks them)
+TEXT_FIELDS = (MESSAGE, EVENT_ORIGINAL, ERROR_MESSAGE, ERROR_STACK_TRACE, URL_ORIGINAL)
 
 # Context-block fields where oslo.log prints '-' or 'None' for "no value".
 CONTEXT_FIELDS = frozenset(f.name for f in _FIELDS if f.name.startswith("openstack.")) - {

@@ -30,8 +30,10 @@ class LocalTreeEvents:
     def events(self, query, limit=None):
         from osloganalyze.parse import parse_paths
         from osloganalyze.query import order
+        from osloganalyze.redact import scrub
 
-        found = sorted((e for e in parse_paths(self.paths) if query.matches(e)), key=order)
+        # what osla ingest indexed: the tree's events with their secrets masked
+        found = sorted((scrub(e) for e in parse_paths(self.paths) if query.matches(e)), key=order)
         return found[:limit] if limit is not None else found
 
 
@@ -305,3 +307,31 @@ def test_429_is_retried_with_backoff_until_accepted(es_url, tmp_path):
     assert time.monotonic() - started >= 3.0
     assert (result.indexed, result.rejected) == (300, 0) and result.retried >= 300
     assert count(es_url, "throttle") == 300
+
+
+def test_a_write_block_is_said_at_once_and_given_up_after_the_wait(es_url, tmp_path):
+    """A read-only-allow-delete block (what the flood-stage watermark sets) that is not lifted:
+    the first answer is said with the server's reason, the ingest stops after --block-wait
+    with exit 1, and once the block is lifted a re-run gives the exact count."""
+    from osloganalyze.es.connection import connect, resolve
+    from osloganalyze.es.ingest import WritesBlocked, ingest
+
+    log = tmp_path / "nova-api.log"
+    log.write_text("".join(f"2024-05-04 12:00:{i % 60:02d}.000 7 INFO nova.x [-] line {i}\n" for i in range(250)))
+    client = Elasticsearch(es_url)
+    client.indices.create(index="blocked-2024.05.04")
+    client.indices.put_settings(index="blocked-2024.05.04", settings={"index.blocks.read_only_allow_delete": True})
+    said = []
+    started = time.monotonic()
+    with pytest.raises(WritesBlocked, match="refused writes for") as stopped:
+        ingest(connect(resolve([es_url])), parse_paths([str(log)]), "blocked", chunk_size=100, block_wait=4,
+               warn=lambda text: said.append((time.monotonic() - started, text)))
+    assert said and said[0][0] < 30 and "read-only-allow-delete" in said[0][1]
+    assert stopped.value.exit_code == 1 and time.monotonic() - started < 60
+    cli = osla("ingest", str(log), "--es", es_url, "--prefix", "blocked", "--block-wait", "3s")
+    assert cli.exit_code == 1 and "osla: warning: the server refuses writes" in cli.stderr
+    assert cli.stderr.strip().splitlines()[-1].startswith("osla: error: the server refused writes for")
+    client.indices.put_settings(index="blocked-2024.05.04", settings={"index.blocks.read_only_allow_delete": None})
+    again = osla("ingest", str(log), "--es", es_url, "--prefix", "blocked")
+    assert again.exit_code == 0, again.output
+    assert count(es_url, "blocked") == 250

@@ -12,8 +12,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "osloganalyze"
 RANKS = {
     # the base: small modules every layer uses, themselves in order
-    "__init__": 0, "errors": 0, "schema": 0, "durations": 0, "resources": 0, "redact": 0, "output": 0,
-    "times": 0.1, "query": 0.1, "patterns": 0.2,
+    "__init__": 0, "errors": 0, "schema": 0, "durations": 0, "resources": 0, "output": 0,
+    "times": 0.1, "query": 0.1, "patterns": 0.2, "redact": 0.2,
     "sources": 1, "es": 1,  # file access; the search server's client at the edge
     "parse": 2,
     "rules": 3, "fluentd": 3,  # fluentd renders the parser's patterns and ships findings it is handed

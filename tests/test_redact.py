@@ -3,7 +3,7 @@ words (for speed); these tests check each secret shape, and that skipping never 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osloganalyze.redact import _RULES, redact
+from osloganalyze.redact import redact, rules
 
 # real shapes from the corpus and the reference notes (values made up)
 CASES = [
@@ -37,8 +37,10 @@ def test_ordinary_lines_are_left_alone():
 
 
 def _every_pattern(text: str) -> str:
-    for pattern, replacement, _triggers in _RULES:
-        text = pattern.sub(replacement, text)
+    from osloganalyze.redact import _masked
+
+    for pattern, _triggers in rules():
+        text = pattern.sub(_masked, text)
     return text
 
 

@@ -24,6 +24,7 @@ class ScanResult:
     collector: Collector
     files: int | None = None  # files read (a log tree)
     read_errors: list[str] = field(default_factory=list)  # what could not be read: the scan is incomplete
+    skipped: list[str] = field(default_factory=list)  # special files passed over on purpose
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ReportInput:
     collector: Collector
     spike_examples: Callable[[list[dict]], dict]
     read_errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 class Backend(Protocol):

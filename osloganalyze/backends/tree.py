@@ -38,7 +38,7 @@ class LogTree:
         collector = LocalEngine(rules).scan(parse_paths(self.paths, tz=self.tz, year=self.year, stats=stats), query,
                                             progress=progress)
         log.debug("scan: %d files, %d events in %.2f s", stats.files, stats.events, time.monotonic() - start)
-        return ScanResult(collector, files=stats.files, read_errors=list(stats.errors))
+        return ScanResult(collector, files=stats.files, read_errors=list(stats.errors), skipped=list(stats.skipped))
 
     def triage(self, seed: str, rules: Callable[[], list[Rule]], *, around: int, hops: int, max_ids: int) -> dict:
         from ..triage import triage_local
@@ -55,15 +55,16 @@ class LogTree:
         start = time.monotonic()
         tally, collector, stats = collect(self.paths, period, rules, tz=self.tz, year=self.year, progress=progress)
         log.debug("report tally: %d files, %d events in %.2f s", stats.files, stats.events, time.monotonic() - start)
-        return ReportInput(tally, collector, lambda spikes: spike_examples(tally, spikes), list(stats.errors))
+        return ReportInput(tally, collector, lambda spikes: spike_examples(tally, spikes), list(stats.errors),
+                           list(stats.skipped))
 
     def time_range(self) -> tuple[str | None, str | None]:
-        from ..sources.local import discover
+        from ..sources.local import Problems, discover
         from ..sources.seek import READ_ERRORS, compressed, file_range
         from ..times import from_local, zone
 
         firsts, lasts = [], []
-        for logfile in discover(self.paths):
+        for logfile in discover(self.paths, problems=Problems()):
             if compressed(logfile.path):
                 continue
             try:

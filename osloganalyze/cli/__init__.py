@@ -1,6 +1,7 @@
 """The ``osla`` command line: a thin click layer over the library."""
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -10,6 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import OslaError
+from ..output import printable
 
 log = logging.getLogger("osla")
 
@@ -44,34 +46,63 @@ class OslaGroup(click.Group):
         return self.commands.get(name)
 
     def main(self, *args, **kwargs):
+        code = self._status(*args, **kwargs)
+        try:  # what is still buffered: a full disk or a closed pipe shows here, not as an ignored exception
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+        except OSError as exc:
+            _quiet_stdout()
+            click.echo(f"osla: error: cannot write the output: {exc.strerror or exc}", err=True)
+            code = 2
+        sys.exit(code)
+
+    def _status(self, *args, **kwargs) -> int:
+        """Run the command; its exit status, every failure said in one line."""
         kwargs["standalone_mode"] = False
         try:
-            return super().main(*args, **kwargs)
+            super().main(*args, **kwargs)
+            return 0
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         except click.exceptions.Exit as exc:
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("osla: aborted", err=True)
-            sys.exit(130)
+            return 130
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"osla: error: {exc.format_message()}{hint}", err=True)
-            sys.exit(2)
+            click.echo(f"osla: error: {printable(exc.format_message())}{hint}", err=True)
+            return 2
         except click.ClickException as exc:
-            click.echo(f"osla: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code if exc.exit_code != 1 else 2)
+            click.echo(f"osla: error: {printable(exc.format_message())}", err=True)
+            return exc.exit_code if exc.exit_code != 1 else 2
         except OslaError as exc:
             log.debug("%s", _traceback(exc))
-            click.echo(f"osla: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            click.echo(f"osla: error: {printable(str(exc))}", err=True)
+            return exc.exit_code
         except BrokenPipeError:
             _quiet_stdout()  # the reader went away (| head): not an error
-            sys.exit(0)
+            return 0
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:  # stdout on a full disk (files osla writes say their name)
+                _quiet_stdout()
+                click.echo(f"osla: error: cannot write the output: {exc.strerror or exc}", err=True)
+                return 2
+            return _internal(exc)
         except Exception as exc:  # noqa: BLE001 - every other exception is a bug in osla
-            if _DEBUG:
-                click.echo(_traceback(exc), err=True, nl=False)
-            click.echo(f"osla: internal error: {type(exc).__name__}: {_secret_free(str(exc))[:500]} "
-                       f"(a bug in osla; run again with --debug for the traceback)", err=True)
-            sys.exit(2)
+            return _internal(exc)
+
+
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+
+def _internal(exc: BaseException) -> int:
+    if _DEBUG:
+        click.echo(_traceback(exc), err=True, nl=False)
+    click.echo(f"osla: internal error: {type(exc).__name__}: {printable(_secret_free(str(exc)))[:500]} "
+               f"(a bug in osla; run again with --debug for the traceback)", err=True)
+    return 2
 
 
 _DEBUG = False

@@ -52,12 +52,14 @@ class Progress:
 def moment(text: str, option: str, now: datetime) -> datetime:
     """A --since/--until value: a duration before ``now`` ('24h', '7d') or a date/time, read as
     UTC when it has no offset ('2014-04-16', '2014-04-16T21:17', a full ISO time)."""
-    from ..durations import parse_duration
+    from ..durations import TooLong, parse_duration
     from ..times import event_time
 
     try:
         return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
+    except TooLong as exc:
+        raise Failure(f"{option}: {exc}") from None
+    except (ValueError, OverflowError):
         pass
     try:
         found = event_time(text)
@@ -113,3 +115,10 @@ def loaded_rules(rules_dirs):
     rules = load_rules(tuple(rules_dirs))
     log.debug("rules: %d loaded in %.1f ms", len(rules), (time.monotonic() - start) * 1000)
     return rules
+
+
+def say(kind: str, text: str) -> None:
+    """One line on stderr, 'osla: note: ...', its control characters escaped (file names, log text)."""
+    from ..output import printable
+
+    click.echo(f"osla: {kind}: {printable(text)}", err=True)

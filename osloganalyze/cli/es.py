@@ -8,8 +8,8 @@ import click
 
 from ..es.connection import client_errors, explain, server_errors
 from ..parse import Stats, parse_paths
-from .common import Failure, Progress, es_client, es_options
-from .types import TIME_ZONE
+from .common import Failure, Progress, es_client, es_options, say
+from .types import DURATION, TIME_ZONE
 
 
 @click.group("es")
@@ -68,13 +68,18 @@ def check_command(**connection):
 @click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE, help="Time zone of naive oslo.log timestamps.")
 @click.option("--host", help="host.name for every event (default: from the path).")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year for syslog dates that carry none.")
+@click.option("--keep-secrets", is_flag=True,
+              help="Index passwords and tokens as logged (default: masked, as parsers/secrets.yaml defines them).")
+@click.option("--block-wait", default="10m", show_default=True, type=DURATION,
+              help="How long to wait out a write block (the flood-stage watermark) before stopping with exit 1.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
+def ingest_command(paths, prefix, tz, host, year, keep_secrets, block_wait, as_json, **connection):
     """Parse log files and bulk-index the events into Elasticsearch.
 
     The index template is installed first if PREFIX has none (osla es setup).
     Each event's id comes from its host, file and byte offset, so running the same ingest
-    twice, or again after a failure, never doubles anything. Rate limiting (429) and
+    twice, or again after a failure, never doubles anything. Passwords, tokens and keys in
+    the text are masked before indexing (--keep-secrets: as logged). Rate limiting (429) and
     timeouts are retried with backoff; documents the server rejects are counted and shown
     with its reason (exit 1). The indices are refreshed at the end: what was ingested is
     searchable when the command returns.
@@ -90,8 +95,12 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
     stats = Stats()
     progress = Progress("ingesting")
     try:
-        result = ingest(client, parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats), prefix,
-                        progress=progress.update)
+        events = parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats)
+        if not keep_secrets:
+            from ..redact import scrub
+            events = map(scrub, events)
+        result = ingest(client, events, prefix, progress=progress.update, block_wait=block_wait,
+                        warn=lambda text: say("warning", text))
     except client_errors() as exc:  # the server went away mid-run
         progress.done()
         raise Failure(f"{explain(exc, settings)}; {stats.events:,} events parsed so far. Run the same command "
@@ -112,7 +121,9 @@ def ingest_command(paths, prefix, tz, host, year, as_json, **connection):
         for line in result.rejections:
             click.echo(f"  rejected {line}", err=True)
         for error in stats.errors:
-            click.echo(f"osla: warning: {error}", err=True)
+            say("warning", error)
+        for note in stats.skipped:
+            say("note", note)
     if result.rejected or stats.errors:
         sys.exit(1)
 

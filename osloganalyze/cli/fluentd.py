@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import Failure, es_client, es_options
+from .common import Failure, es_client, es_options, say
 from .types import HOST_PORT
 
 
@@ -86,7 +86,7 @@ def check_command(directory, fluentd_bin, ruby_bin, as_json):
             for problem in report.problems:
                 click.echo(f"      {problem}")
     for note in notes:
-        click.echo(f"osla: note: {note}", err=True)
+        say("note", note)
     if failed or any("no ruby" in n for n in notes):
         sys.exit(1)
 

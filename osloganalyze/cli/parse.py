@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..output import JsonLinesWriter
+from ..output import JsonLinesWriter, printable
 from ..parse import Stats, parse_paths
-from .common import Failure, Progress
+from .common import Failure, Progress, say
 from .types import TIME_ZONE
 
 
@@ -44,7 +44,7 @@ def parse_command(paths, output, tz, host, year, json_summary):
         sys.stderr.close()  # reader went away (| head): not an error
         return
     except OSError as exc:
-        raise Failure(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise Failure(f"cannot write {output or 'the output'}: {exc.strerror or exc}") from None
     finally:
         progress.done()
     _summary(stats, progress.elapsed, json_summary)
@@ -59,11 +59,20 @@ def _summary(stats: Stats, elapsed: float, as_json: bool) -> None:
         click.echo(json.dumps(data), err=True)
         return
     nonblank = stats.lines - stats.blank
-    covered = 100.0 * (nonblank - stats.unparsed) / nonblank if nonblank else 100.0
+    whole = nonblank - stats.unparsed - stats.cut_lines - stats.dropped_lines
+    covered = 100.0 * whole / nonblank if nonblank else 100.0
+    cut = ""
+    if stats.cut_lines:
+        cut += f", {stats.cut_lines:,} lines cut at 1 MiB"
+    if stats.dropped_lines:
+        cut += (f", {stats.dropped_lines:,} lines past the record limit (10,000 lines or 4 MB) in "
+                f"{stats.truncated_events:,} events tagged 'truncated'")
     click.echo(f"osla parse: {stats.files} files, {stats.lines:,} lines, {stats.events:,} events, "
-               f"{stats.unparsed:,} unparsed lines ({covered:.2f}% of non-blank lines parsed) "
+               f"{stats.unparsed:,} unparsed lines{cut} ({covered:.2f}% of non-blank lines parsed) "
                f"in {elapsed:.1f}s", err=True)
     for example in stats.unparsed_examples:
-        click.echo(f"  unparsed {example[0]}:{example[1]}: {example[2][:120]}", err=True)
+        click.echo(printable(f"  unparsed {example[0]}:{example[1]}: {example[2][:120]}"), err=True)
     for error in stats.errors:
-        click.echo(f"osla: warning: {error}", err=True)
+        say("warning", error)
+    for note in stats.skipped:
+        say("note", note)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from .backend import backend_options, choose
-from .common import Failure, Progress, loaded_rules, moment, rules_option
-from .types import DURATION, HOST_OPTIONAL_PORT
+from .common import Failure, Progress, loaded_rules, moment, rules_option, say
+from .types import DURATION, EMAIL_ADDRESS, HOST_OPTIONAL_PORT, HTTP_URL, LABEL
 
 
 def _period(since: str, until: str | None, baseline: int):
@@ -40,19 +40,23 @@ def _period(since: str, until: str | None, baseline: int):
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write the report as one HTML file.")
 @click.option("--text", "as_text", is_flag=True, help="Print the text report (the default when nothing else is asked).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-@click.option("--email", "recipients", multiple=True, metavar="TO", help="Mail the report to TO (repeatable).")
+@click.option("--email", "recipients", multiple=True, type=EMAIL_ADDRESS, metavar="TO",
+              help="Mail the report to TO (repeatable).")
 @click.option("--smtp", type=HOST_OPTIONAL_PORT, help="SMTP server for --email (default port 25, 587, 465).")
 @click.option("--starttls", "security", flag_value="starttls", help="Upgrade the SMTP connection with STARTTLS.")
 @click.option("--ssl", "security", flag_value="ssl", help="SMTP over TLS from the start (SMTPS).")
-@click.option("--smtp-user", help="SMTP login (the password comes from env OSLA_SMTP_PASSWORD).")
+@click.option("--smtp-user",
+              help="SMTP login (the password comes from env OSLA_SMTP_PASSWORD; needs --starttls or --ssl).")
+@click.option("--insecure-smtp-auth", is_flag=True,
+              help="Allow --smtp-user without TLS: the password crosses the network in clear (a local relay only).")
 @click.option("--smtp-ca", type=click.Path(dir_okay=False, exists=True), help="CA file to verify the SMTP server.")
-@click.option("--from", "sender", help="From address (default osla@<this host's FQDN>).")
-@click.option("--cloud", default=lambda: os.environ.get("OSLA_CLOUD") or socket.gethostname(),
+@click.option("--from", "sender", type=EMAIL_ADDRESS, help="From address (default osla@<this host's FQDN>).")
+@click.option("--cloud", default=lambda: os.environ.get("OSLA_CLOUD") or socket.gethostname(), type=LABEL,
               help="Cloud name for the subject and title (env OSLA_CLOUD; default: this host's name).")
-@click.option("--kibana-url", help="Kibana base URL: each item gets a Discover link.")
+@click.option("--kibana-url", type=HTTP_URL, help="Kibana base URL: each item gets a Discover link.")
 @rules_option
 def report_command(paths, since, until, baseline, html_file, as_text, as_json, recipients, smtp, security, smtp_user,
-                   smtp_ca, sender, cloud, kibana_url, rules_dirs, **where):
+                   insecure_smtp_auth, smtp_ca, sender, cloud, kibana_url, rules_dirs, **where):
     """The nightly report: new error signatures, spikes, HTTP 5xx rates, Keystone/Fernet
     failures, recurring tracebacks and rule findings of a period, against a baseline.
 
@@ -75,6 +79,9 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     password = os.environ.get("OSLA_SMTP_PASSWORD")
     if smtp_user and not password:
         raise Failure("--smtp-user needs the password in the environment variable OSLA_SMTP_PASSWORD")
+    if smtp_user and not security and not insecure_smtp_auth:
+        raise Failure("--smtp-user would send the password in clear: add --starttls or --ssl "
+                      "(or --insecure-smtp-auth for a trusted local relay)")
     period = _period(since, until, baseline)
     rules = loaded_rules(rules_dirs)
     backend = choose(paths, **where)
@@ -89,9 +96,11 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     report["elapsed_s"] = round(progress.elapsed, 2)
     _outputs(report, html_file, as_text, as_json, recipients, smtp, security or "none", smtp_user, password,
              smtp_ca, sender)
+    for note in found.skipped[:10]:
+        say("note", note)
     if found.read_errors:
         for error in found.read_errors[:10]:
-            click.echo(f"osla: error: {error}", err=True)
+            say("error", error)
         sys.exit(2)
     sys.exit(1 if building.flagged(report) else 0)
 

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 import click
 
+from ..output import printable_data
 from ..query import EventQuery
 from ..rules.model import SEVERITIES, SEVERITY_RANK
 from ..times import event_stamp
 from .backend import backend_options, choose
-from .common import Failure, Progress, loaded_rules, moment, rules_option
+from .common import Failure, Progress, loaded_rules, moment, rules_option, say
 from .types import HOST_PORT
 
 
@@ -66,6 +67,8 @@ def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_sev
         rules = [r for r in rules if r.id in set(only)]
     query = EventQuery(since=time_bound(since, "--since"), until=time_bound(until, "--until"),
                        services=tuple(services), hosts=tuple(hosts))
+    if query.since and query.until and query.until <= query.since:
+        raise Failure("--until must come after --since (the window is empty)")
     backend = choose(paths, **where)
     progress = Progress("scanning")
     try:
@@ -84,9 +87,11 @@ def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_sev
             _print(findings, result, progress.elapsed, as_json, len(rules), None)
             raise
     _print(findings, result, progress.elapsed, as_json, len(rules), sent)
+    for note in result.skipped[:10]:
+        say("note", note)
     if result.read_errors:  # some input could not be read: the scan is incomplete
         for error in result.read_errors[:10]:
-            click.echo(f"osla: error: {error}", err=True)
+            say("error", error)
         sys.exit(2)
     sys.exit(1 if findings else 0)
 
@@ -111,9 +116,11 @@ def _print(findings, result, elapsed, as_json, rule_count, sent) -> None:
 
 
 def _table(findings) -> None:
-    """Three lines per finding: what and how bad, the signature, where."""
+    """Three lines per finding: what and how bad, the signature, where (log text escaped: no
+    control character from a log reaches the terminal)."""
     if not findings:
         return
+    findings = printable_data(findings)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # cut lines on terminals only
     click.echo(f"{'SEVERITY':<9}{'CATEGORY':<15}{'COUNT':>7}  {'LAST SEEN':<20}RULE / SIGNATURE / WHERE"[:width])
     for f in findings:

@@ -63,7 +63,9 @@ def _not_found(view: dict) -> str:
              else f"Elasticsearch index {searched.get('index')}")
     span = f", logs from {searched.get('from')} to {searched.get('to')}" if searched.get("from") else ""
     near = f"; near matches: {', '.join(view['near_matches'][:5])}" if view["near_matches"] else "; no near match"
-    return f"{view['id']} not found in {where}{span}{near}"
+    unread = view.get("read_errors") or []
+    missed = (f"; {len(unread)} not read: " + "; ".join(unread[:3]) + (" ..." if len(unread) > 3 else "")) if unread else ""
+    return f"{view['id']} not found in {where}{span}{near}{missed}"
 
 
 def _show(view: dict, as_json: bool, html_file: str | None) -> None:

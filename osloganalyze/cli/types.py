@@ -1,6 +1,8 @@
 """Option values checked once, as click parameter types: a bad value is one line and exit 2."""
 from __future__ import annotations
 
+import re
+
 import click
 
 
@@ -29,8 +31,12 @@ class Duration(click.ParamType):
 
         if isinstance(value, int):
             return value
+        from ..durations import TooLong
+
         try:
             return parse_duration(value)
+        except TooLong as exc:
+            self.fail(str(exc), param, ctx)
         except ValueError:
             self.fail(f"takes a duration (30s, 15m, 24h, 7d), not {value!r}", param, ctx)
 
@@ -59,7 +65,52 @@ class HostPort(click.ParamType):
         return text
 
 
+class EmailAddress(click.ParamType):
+    """One mail address, local@domain: no spaces, no line breaks (a header cannot be forged)."""
+
+    name = "ADDRESS"
+    _SHAPE = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
+
+    def convert(self, value, param, ctx):
+        if len(value) > 254 or not self._SHAPE.match(value):
+            self.fail(f"takes a mail address (ops@example.org), not {value!r}", param, ctx)
+        return value
+
+
+class HttpUrl(click.ParamType):
+    """An http:// or https:// URL with a host (links in reports must not run script)."""
+
+    name = "URL"
+
+    def convert(self, value, param, ctx):
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(value):
+            self.fail(f"takes an http:// or https:// URL, not {value!r}", param, ctx)
+        return value
+
+
+class Label(click.ParamType):
+    """A short name shown in titles and subjects: printable, one line."""
+
+    name = "TEXT"
+
+    def convert(self, value, param, ctx):
+        if not value.strip() or len(value) > 200 or _CONTROL.search(value):
+            self.fail(f"takes a one-line name of at most 200 printable characters, not {value!r}", param, ctx)
+        return value.strip()
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 TIME_ZONE = TimeZoneName()
 DURATION = Duration()
 HOST_PORT = HostPort()
 HOST_OPTIONAL_PORT = HostPort(port_optional=True)
+EMAIL_ADDRESS = EmailAddress()
+HTTP_URL = HttpUrl()
+LABEL = Label()

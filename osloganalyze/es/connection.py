@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import OslaError, ServerError
 
@@ -144,6 +145,13 @@ def resolve(urls=(), user=None, password=None, ca=None, api_key=None, config=Non
     for url in settings.urls:
         if not url.startswith(("http://", "https://")):
             raise EsError(f"Elasticsearch URL must start with http:// or https://: {shown(url)}")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as exc:
+            raise EsError(f"bad Elasticsearch URL {shown(url)}: {exc}") from None
+        if not parts.hostname:
+            raise EsError(f"bad Elasticsearch URL {shown(url)}: no host")
     if settings.ca and not Path(settings.ca).is_file():
         raise EsError(f"CA file not found: {settings.ca}")
     if settings.user and not settings.password:
@@ -227,6 +235,11 @@ def _reason(exc) -> str:
             return reason[:300]
         if error:
             return str(error)[:300]
+    if isinstance(body, (str, bytes)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
+            return "not an Elasticsearch or OpenSearch API: the answer was an HTML page (a proxy, a login page?)"
+        return " ".join(text.split())[:200] or _short(exc)
     return _short(exc)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from .. import schema
+from ..errors import OslaError
 
 UNDATED = "undated"  # index suffix for events without a timestamp
 
@@ -64,6 +65,16 @@ class IngestResult:
     rejections: list[str] = field(default_factory=list)  # the first few, with the server's reason
 
 
+class WritesBlocked(OslaError):
+    """The server kept refusing writes (a flood-stage or read-only block) past the wait."""
+
+    exit_code = 1
+
+
+BLOCK_WAIT = 600.0  # seconds an ingest waits for a write block to be lifted before it stops
+BLOCK_NOTE_EVERY = 60.0  # seconds between 'still blocked' lines
+
+
 class _Sender:
     """Posts _bulk requests from a queue, in ``workers`` threads, so parsing (this process's
     CPU) and indexing (the server's) overlap. Items answered 429 are re-sent with exponential
@@ -71,8 +82,12 @@ class _Sender:
     raised in the caller."""
 
     def __init__(self, client, workers: int, result: IngestResult, progress, max_retries: int = 8,
-                 initial_backoff: float = 1.0, max_backoff: float = 30.0):
+                 initial_backoff: float = 1.0, max_backoff: float = 30.0, warn=None, block_wait: float = BLOCK_WAIT):
         self.client = client
+        self.warn = warn
+        self.block_wait = block_wait
+        self.blocked_since: float | None = None  # when the server first answered with a write block
+        self.block_noted = 0.0
         self.result = result
         self.progress = progress
         self.max_retries = max_retries
@@ -121,18 +136,26 @@ class _Sender:
                 return
 
     def _send(self, chunk: list[tuple[bytes, bytes]]) -> None:
+        """A write block (cluster_block_exception: the flood-stage watermark, read_only_allow_delete)
+        is said at once and waited out for ``block_wait`` seconds, however many retries that takes;
+        other 429s (a busy node) are retried ``max_retries`` times."""
         delay = self.initial_backoff
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             lines = [line for pair in chunk for line in pair]
             items = self.client.bulk(operations=lines, filter_path="items.*.status,items.*.error,items.*._id,"
                                                                       "items.*._index")["items"]
             again = []
             indexed = rejected = 0
+            block = None
             for pair, item in zip(chunk, items):
                 info = next(iter(item.values()))
                 status = info.get("status", 500)
                 if status < 300:
                     indexed += 1
+                elif _is_block(info):
+                    block = block or _rejection(item)
+                    again.append(pair)
                 elif status == 429 and attempt < self.max_retries:
                     again.append(pair)
                 else:
@@ -148,21 +171,49 @@ class _Sender:
             if self.progress is not None:
                 self.progress(done)
             if not again:
+                if block is None and self.blocked_since is not None:
+                    with self.lock:
+                        self.blocked_since = None
                 return
+            if block is not None:
+                self._blocked(block)
+            else:
+                attempt += 1
             chunk = again
             time.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
+    def _blocked(self, reason: str) -> None:
+        """Say the block at once and every minute; give up past ``block_wait``."""
+        now = time.monotonic()
+        with self.lock:
+            if self.blocked_since is None:
+                self.blocked_since = now
+                self.block_noted = now
+                self._say(f"the server refuses writes: {reason}; retrying for up to {self.block_wait:.0f} s "
+                          f"(free disk space on the nodes, or lift the block)")
+            elif now - self.block_noted >= BLOCK_NOTE_EVERY:
+                self.block_noted = now
+                self._say(f"writes still blocked after {now - self.blocked_since:.0f} s: {reason}")
+            waited = now - self.blocked_since
+        if waited > self.block_wait:
+            raise WritesBlocked(f"the server refused writes for {waited:.0f} s: {reason}. Nothing is lost or "
+                                f"doubled: run the same command again once the block is lifted")
+
+    def _say(self, text: str) -> None:
+        if self.warn is not None:
+            self.warn(text)
+
 
 def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=None,
-           chunk_size: int = 2000, workers: int = 2) -> IngestResult:
+           chunk_size: int = 2000, workers: int = 2, warn=None, block_wait: float = BLOCK_WAIT) -> IngestResult:
     """Index every event (ids from doc_id, indices from index_name). Returns the counts;
     raises the client's exception when the server goes away (re-running is safe).
 
     2,000 events per request and two workers: the sizes benchmarks/ingest.py found best on the
     build machine (figures in benchmarks/README.md)."""
     result = IngestResult()
-    sender = _Sender(client, workers, result, progress)
+    sender = _Sender(client, workers, result, progress, warn=warn, block_wait=block_wait)
     chunk: list[tuple[bytes, bytes]] = []
     try:
         heads: dict[str, bytes] = {}  # index name -> the action line up to the id
@@ -180,6 +231,11 @@ def ingest(client, events: Iterable[dict], prefix: str = "openstack", progress=N
     finally:
         sender.close()
     return result
+
+
+def _is_block(info: dict) -> bool:
+    error = info.get("error")
+    return isinstance(error, dict) and error.get("type") == "cluster_block_exception"
 
 
 def _rejection(item: dict) -> str:

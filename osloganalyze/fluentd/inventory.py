@@ -16,7 +16,12 @@ from ..errors import OslaError
 BACKENDS = ("elasticsearch", "opensearch")
 LOG_ROOTS = ("/var/log", "/var/log/kolla")
 _SIZE = re.compile(r"^\d+(?:\.\d+)?\s*[kmgKMG]?[bB]?$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+# a value written into a Fluentd config: no line break (a new directive), no quote, '#', '{' or
+# '}' (Ruby interpolation and placeholders in Fluentd's strings), no space or '$'
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_.@%+=:,/-]*$")
+_SAFE_WORD = re.compile(r"^[A-Za-z0-9_.@%+=:-]+$")
+_DURATION = re.compile(r"^\d+(?:\.\d+)?[smhd]?$")
 # directories of /var/log that are not OpenStack components
 _NOT_COMPONENTS = {"apt", "journal", "installer", "dist-upgrade", "private", "sysstat", "unattended-upgrades",
                    "kolla", "fluentd", "td-agent", "landscape", "chrony", "cups", "lightdm", "samba"}
@@ -84,6 +89,8 @@ def load(path: str, require_nodes: bool = True) -> Inventory:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise InventoryError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
@@ -124,8 +131,8 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
         fail(f"timezone: {exc}")
     inventory.timezone = str(tz)
     roots = data.get("log_roots", list(LOG_ROOTS))
-    if not isinstance(roots, list) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
-        fail("log_roots must be a list of absolute paths")
+    if not isinstance(roots, list) or not all(isinstance(r, str) and _SAFE_PATH.match(r) for r in roots):
+        fail("log_roots must be a list of absolute paths (letters, digits, / . _ - only)")
     inventory.log_roots = tuple(roots)
     buffer = dict(BUFFER_DEFAULTS, **(data.get("buffer") or {}))
     unknown = set(buffer) - set(BUFFER_DEFAULTS)
@@ -138,10 +145,19 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
         fail("buffer.chunk_limit_size must be at most 8MB (Elasticsearch's bulk requests stay small)")
     if buffer["overflow_action"] not in ("block", "drop_oldest_chunk", "throw_exception"):
         fail("buffer.overflow_action must be block, drop_oldest_chunk or throw_exception")
+    if not _SAFE_PATH.match(str(buffer["path"])):
+        fail("buffer.path must be an absolute path (letters, digits, / . _ - only)")
+    for key in ("flush_interval", "retry_max_interval", "retry_timeout"):
+        if not _DURATION.match(str(buffer[key])):
+            fail(f"buffer.{key} must be a duration such as 5s, 30s or 24h")
     inventory.buffer = buffer
     forward = dict(FORWARD_DEFAULTS, **(data.get("forward") or {}))
-    if not isinstance(forward["port"], int) or not 0 < forward["port"] < 65536:
+    if not isinstance(forward["port"], int) or isinstance(forward["port"], bool) or not 0 < forward["port"] < 65536:
         fail("forward.port must be a port number")
+    if not isinstance(forward["enabled"], bool):
+        fail("forward.enabled must be true or false")
+    if not _SAFE_WORD.match(str(forward["bind"])):
+        fail("forward.bind must be an address such as 127.0.0.1")
     inventory.forward = forward
 
 
@@ -150,7 +166,7 @@ def _secret(value, where: str, fail) -> Secret | None:
         return None
     if isinstance(value, dict) and set(value) == {"env"} and re.match(r"^[A-Z_][A-Z0-9_]*$", str(value["env"])):
         return Secret(env=value["env"])
-    if isinstance(value, dict) and set(value) == {"file"} and str(value["file"]).startswith("/"):
+    if isinstance(value, dict) and set(value) == {"file"} and _SAFE_PATH.match(str(value["file"])):
         return Secret(file=value["file"])
     fail(f"{where} must be {{env: VARIABLE}} or {{file: /absolute/path}}: secrets are never written into configs")
     return None  # not reached: fail raises
@@ -166,14 +182,19 @@ def _backend(data, fail) -> Backend:
     if data.get("type", "elasticsearch") not in BACKENDS:
         fail(f"backend.type must be one of {', '.join(BACKENDS)}")
     hosts = data.get("hosts")
-    if not isinstance(hosts, list) or not hosts or not all(re.match(r"^https?://[^\s/]+(:\d+)?/?$", str(h))
-                                                           for h in hosts):
+    if not isinstance(hosts, list) or not hosts or not all(
+            re.match(r"^https?://[A-Za-z0-9_.-]+(?::\d{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?/?$", str(h))
+            for h in hosts):
         fail("backend.hosts must list URLs such as https://es-1:9200")
     ssl_verify = data.get("ssl_verify", True)
     if not isinstance(ssl_verify, bool):
         fail("backend.ssl_verify must be true or false")
     if any(str(h).startswith("http://") for h in hosts) and (data.get("password_from") or data.get("api_key_from")):
         fail("backend: credentials over http:// would travel in clear; use https:// hosts")
+    if data.get("ca_file") is not None and not _SAFE_PATH.match(str(data["ca_file"])):
+        fail("backend.ca_file must be an absolute path (letters, digits, / . _ - only)")
+    if data.get("user") is not None and not _SAFE_WORD.match(str(data["user"])):
+        fail("backend.user must be a user name (letters, digits, . _ @ -)")
     return Backend(type=data.get("type", "elasticsearch"), hosts=tuple(str(h).rstrip("/") for h in hosts),
                    ca_file=data.get("ca_file"), user=data.get("user"),
                    password=_secret(data.get("password_from"), "backend.password_from", fail),
@@ -182,6 +203,11 @@ def _backend(data, fail) -> Backend:
 
 def discover(root: str = "/var/log", backend: Backend | None = None, node: str | None = None) -> Inventory:
     """This node's components: every directory of ``root`` (and ``root``/kolla) holding *.log files."""
+    root = os.path.abspath(root)
+    if not _SAFE_PATH.match(root):
+        raise InventoryError(f"{root}: a log root must be a plain path (letters, digits, / . _ - only)")
+    if node is not None and not _NAME.match(node):
+        raise InventoryError(f"--node {node!r}: a node name is letters, digits, . _ - (it names the config files)")
     components: list[str] = []
     roots = [root, os.path.join(root, "kolla")]
     for base in roots:
@@ -189,8 +215,8 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
             continue
         for entry in sorted(os.listdir(base)):
             directory = os.path.join(base, entry)
-            if entry in _NOT_COMPONENTS or entry.startswith(".") or not os.path.isdir(directory):
-                continue
+            if entry in _NOT_COMPONENTS or not _NAME.match(entry) or not os.path.isdir(directory):
+                continue  # a name that is not a plain word is never written into a config
             if any(name.endswith(".log") for name in os.listdir(directory)) and entry not in components:
                 components.append(entry)
     if not components:

@@ -17,7 +17,7 @@ import jinja2
 from .. import __version__, schema
 from ..patterns import PatternLibrary
 from ..resources import data_dir
-from .inventory import Inventory
+from .inventory import Inventory, InventoryError
 from .onigmo import group_name, to_ruby
 
 STATE_DIR = "/var/lib/fluentd"
@@ -191,8 +191,11 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
 def write(files: dict[str, str], out: str) -> list[str]:
     """Write the files 0600 (they name hosts and secret sources); returns their paths."""
     written = []
+    base = Path(out).resolve()
     for name, text in sorted(files.items()):
-        path = Path(out) / name
+        path = (base / name).resolve()
+        if not path.is_relative_to(base):
+            raise InventoryError(f"{name}: would be written outside {out}")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from .. import schema
-from ..sources.local import LogFile, discover, read_lines
+from ..sources.local import LogFile, Problems, discover, read_lines
 from .lines import LineParser
 from .records import Grouper, Stats
 from .timestamps import TimeConverter
@@ -22,7 +22,11 @@ def parse_paths(paths: list[str], *, tz: str = "UTC", host: str | None = None, y
                 stats: Stats | None = None) -> Iterator[dict]:
     """Events from every log file under ``paths``, file by file, in reading order."""
     stats = stats if stats is not None else Stats()
-    for logfile in discover(paths, host=host):
+    problems = Problems()
+    logfiles = discover(paths, host=host, problems=problems)
+    stats.errors.extend(problems.errors)
+    stats.skipped.extend(problems.notes)
+    for logfile in logfiles:
         yield from parse_file(logfile, tz=tz, year=year, stats=stats)
 
 
@@ -40,7 +44,7 @@ def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
         stats.errors.append(f"{logfile.path}: {exc.strerror or exc}")
         return
     try:
-        yield from _events(_until_read_error(read_lines(handle), logfile.path, stats), logfile,
+        yield from _events(_until_read_error(read_lines(handle, on_cut=_counter(stats)), logfile.path, stats), logfile,
                            TimeConverter(tz, year), stats)
     finally:
         if logfile.path != "-":
@@ -57,8 +61,14 @@ def parse_range(logfile: LogFile, start: int, end: int | None, *, tz: str = "UTC
         mtime = logfile.mtime()
         year = datetime.fromtimestamp(mtime, UTC).year if mtime else None
     with logfile.open_range(start, end) as handle:
-        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(handle))
+        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(handle, on_cut=_counter(stats)))
         yield from _events(_until_read_error(lines, logfile.path, stats), logfile, TimeConverter(tz, year), stats)
+
+
+def _counter(stats: Stats):
+    def cut(_offset: int, _skipped: int) -> None:
+        stats.cut_lines += 1
+    return cut
 
 
 def _until_read_error(lines: Iterator[tuple[int, int, str]], path: str, stats: Stats):

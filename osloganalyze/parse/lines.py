@@ -337,7 +337,10 @@ class LineParser:
                     fields[name] = value
             elif kind == _INT:
                 if value != "-":
-                    _set_long(fields, name, int(value))
+                    try:
+                        _set_long(fields, name, int(value))
+                    except ValueError:  # a torn or corrupt line: the field is left out, the line kept
+                        pass
             elif kind == _LEVEL:
                 level = _LEVELS.get(value) or schema.normalize_level(value)
                 if level:
@@ -345,7 +348,10 @@ class LineParser:
             elif capture == "_ts":
                 fields[schema.TIMESTAMP] = self.times.oslo(value, groups().get("_ts_offset"))
             else:
-                self._internal(capture, value, fields)
+                try:
+                    self._internal(capture, value, fields)
+                except (ValueError, OverflowError):  # 'time: 1.2.3' on a torn line: left out
+                    pass
         return fields
 
     def _internal(self, capture: str, value: str, fields: dict) -> None:
@@ -415,6 +421,8 @@ def _plan(pattern: re.Pattern) -> tuple:
 
 
 _LONG = 1 << 63
+# what converting a captured value may raise on a corrupt line (the grouper keeps such a line as text)
+CONVERSION_ERRORS = (ValueError, OverflowError, TypeError, IndexError, KeyError, UnicodeError)
 _SURROGATE = re.compile("[" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
 
 

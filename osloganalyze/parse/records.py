@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 
 from .. import schema
 from . import tracebacks
-from .lines import EXCEPTION, RECORD, TEXT, Line, LineParser
+from .lines import CONVERSION_ERRORS, EXCEPTION, RECORD, TEXT, Line, LineParser
 
 WINDOW = 32
 MAX_LINES = 10_000
@@ -43,14 +43,20 @@ class Stats:
         self.unparsed = 0
         self.events = 0
         self.unparsed_examples: list[tuple[str, int, str]] = []
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # what could not be read: the reading is incomplete
+        self.skipped: list[str] = []  # special files skipped on purpose (FIFOs, devices, sockets)
+        self.cut_lines = 0  # lines longer than sources.local.LINE_LIMIT: their rest not read
+        self.truncated_events = 0  # records past MAX_LINES / MAX_CHARS (tagged 'truncated')
+        self.dropped_lines = 0  # the lines those records did not keep
 
     def merge(self, other: Stats) -> None:
         """Add another reader's counts (files read in another process)."""
-        for name in ("files", "lines", "blank", "record_lines", "continuation_lines", "unparsed", "events"):
+        for name in ("files", "lines", "blank", "record_lines", "continuation_lines", "unparsed", "events", "cut_lines",
+                     "truncated_events", "dropped_lines"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.unparsed_examples.extend(other.unparsed_examples[:max(0, 5 - len(self.unparsed_examples))])
         self.errors.extend(other.errors)
+        self.skipped.extend(other.skipped)
 
     def as_dict(self) -> dict:
         return {
@@ -58,7 +64,8 @@ class Stats:
             "record_lines": self.record_lines, "continuation_lines": self.continuation_lines,
             "unparsed": self.unparsed, "events": self.events,
             "unparsed_examples": [{"file": f, "line": n, "text": t} for f, n, t in self.unparsed_examples],
-            "errors": self.errors,
+            "cut_lines": self.cut_lines, "truncated_events": self.truncated_events,
+            "dropped_lines": self.dropped_lines, "errors": self.errors, "skipped": self.skipped,
         }
 
 
@@ -96,7 +103,7 @@ class _Event:
 class _More:
     """Continuation lines of an event: message lines, then traceback lines."""
 
-    __slots__ = ("raw", "message", "stack", "in_stack", "chars", "truncated")
+    __slots__ = ("raw", "message", "stack", "in_stack", "chars", "truncated", "dropped")
 
     def __init__(self, first_raw: str):
         self.raw = [first_raw]
@@ -105,12 +112,15 @@ class _More:
         self.in_stack = False
         self.chars = len(first_raw)
         self.truncated = False
+        self.dropped = 0  # lines past MAX_LINES / MAX_CHARS, counted, not kept
 
     def add(self, raw: str, text: str, to_stack: bool) -> None:
         if self.truncated:
+            self.dropped += 1
             return
         if len(self.raw) >= MAX_LINES or self.chars + len(raw) > MAX_CHARS:
             self.truncated = True
+            self.dropped += 1
             return
         self.raw.append(raw)
         self.chars += len(raw)
@@ -153,7 +163,10 @@ class Grouper:
         try:
             for offset, lineno, raw in lines:
                 count += 1
-                line = parse(raw)
+                try:
+                    line = parse(raw)
+                except CONVERSION_ERRORS:  # a value no conversion takes: kept as text, never a crash
+                    line = Line(TEXT, text=raw)
                 kind = line.kind
                 if kind == RECORD:
                     records += 1
@@ -292,6 +305,8 @@ class Grouper:
             self._error_summary(fields)
         if more.truncated:
             fields[schema.TAGS] = ["truncated"]
+            self.stats.truncated_events += 1
+            self.stats.dropped_lines += more.dropped
         return {**self.base, **fields}
 
     def _error_summary(self, fields: dict) -> None:

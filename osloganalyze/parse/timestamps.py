@@ -40,7 +40,10 @@ class TimeConverter:
         elif self.tz is UTC:
             value = f"{key[:10]}T{key[11:19]}"  # already valid (naive was built from it)
         else:
-            value = naive.replace(tzinfo=self.tz).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            try:
+                value = naive.replace(tzinfo=self.tz).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            except OverflowError:  # year 1 or 9999 moved past the calendar's ends by the zone
+                value = None
         if len(self._seconds) > _CACHE_LIMIT:
             self._seconds.clear()
         self._seconds[key] = value
@@ -117,4 +120,7 @@ def _with_offset(naive: datetime, offset: str) -> str | None:
     delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
     if m.group(1) == "-":
         delta = -delta
-    return (naive - delta).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        return (naive - delta).strftime("%Y-%m-%dT%H:%M:%S")
+    except OverflowError:
+        return None

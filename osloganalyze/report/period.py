@@ -26,7 +26,10 @@ class Period:
             end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         if end <= start:
             raise ValueError("the report period is empty (--since must come before --until)")
-        return cls(event_stamp(start), event_stamp(end), event_stamp(start - baseline))
+        try:
+            return cls(event_stamp(start), event_stamp(end), event_stamp(start - baseline))
+        except OverflowError:
+            raise ValueError("the baseline reaches before the year 1 (a shorter --baseline)") from None
 
     def where(self, stamp: str | None) -> str | None:
         """'period', 'baseline' or None (outside both, or undated)."""

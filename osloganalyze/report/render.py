@@ -6,6 +6,7 @@ import base64
 import jinja2
 
 from .. import __version__
+from ..output import map_text, printable_data
 from ..redact import redact
 from . import analyze
 from .build import flagged, subject
@@ -25,13 +26,7 @@ def _template(name: str, html: bool) -> jinja2.Template:
 
 def scrub(value):
     """Every text of the report with secrets redacted, whatever path it came by."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
+    return map_text(value, redact)
 
 
 def _context(report: dict) -> dict:
@@ -41,7 +36,7 @@ def _context(report: dict) -> dict:
 
 
 def text(report: dict) -> str:
-    return _template("report.txt.j2", False).render(_context(scrub(report)))
+    return _template("report.txt.j2", False).render(_context(printable_data(scrub(report))))
 
 
 def charts(report: dict) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .. import schema
 from ..errors import OslaError
-from .lucene import PYTHON_FLAGS, RegexNotPortable, to_lucene
+from .lucene import PYTHON_FLAGS, RegexNotPortable, nested_quantifier, to_lucene
 
 
 class ConditionError(OslaError, ValueError):
@@ -188,6 +188,10 @@ def _value_condition(name, op, arg, numeric, spec, where):
     try:
         re.compile(arg, PYTHON_FLAGS | (re.IGNORECASE if ignore_case else 0))  # as to_python will: re's cache
         to_lucene(arg)  # Elasticsearch can run it
+        nested = nested_quantifier(arg)
+        if nested:
+            raise ConditionError(f"{where}: regex {arg!r} can take exponential time on some lines ({nested}): "
+                                 f"write it without a repeat inside a repeat")
     except re.error as exc:
         raise ConditionError(f"{where}: bad regex {arg!r}: {exc}") from None
     except RegexNotPortable as exc:

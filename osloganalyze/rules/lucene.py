@@ -53,6 +53,41 @@ def alternatives(pattern: str) -> tuple[Alternative, ...]:
     return (_alternative(parsed),)
 
 
+_REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", C.MAX_REPEAT))
+OUTER_REPEAT_LIMIT = 5  # '(\d+\.){3}' is fine; '(.*a){40}' and '(a+)+' are not
+
+
+def nested_quantifier(pattern: str) -> str | None:
+    """What in ``pattern`` can backtrack exponentially, said in a few words: a repeat inside a
+    repeat of more than :data:`OUTER_REPEAT_LIMIT` ('(a+)+$', '(.*a){40}'); None when there is
+    none. Python's re would backtrack there without end on a line that almost matches."""
+    return _nested(list(sre_parse.parse(pattern, PYTHON_FLAGS)), False)
+
+
+def _nested(items: list, under: bool) -> str | None:
+    for op, arg in items:
+        inner: list[list] = []
+        outer = under
+        if op in _REPEATS:
+            high = arg[1]
+            if high is C.MAXREPEAT or high > 1:
+                if under:
+                    return "a repeat inside a repeat"
+                outer = high is C.MAXREPEAT or high > OUTER_REPEAT_LIMIT
+            inner = [list(arg[2])]
+        elif op is C.SUBPATTERN:
+            inner = [list(arg[-1])]
+        elif op is C.BRANCH:
+            inner = [list(branch) for branch in arg[1]]
+        elif op in (C.ASSERT, C.ASSERT_NOT):
+            inner = [list(arg[1])]
+        for body in inner:
+            found = _nested(body, outer)
+            if found:
+                return found
+    return None
+
+
 def literal(text: str, at_start: bool = False) -> Alternative:
     """The alternative matching terms that contain ``text`` (or start with it)."""
     return (at_start, "".join(_literal(c) for c in text), False)

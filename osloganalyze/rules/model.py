@@ -144,9 +144,21 @@ def link(rules: list[Rule]) -> list[Rule]:
     return linked
 
 
+MAX_RULE_FILE = 1 << 20  # bytes: a rule file is text a person wrote
+
+
 def load_file(path: Path) -> list[Rule]:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        if path.stat().st_size > MAX_RULE_FILE:
+            raise RuleError(f"{path}: larger than {MAX_RULE_FILE >> 20} MiB: not a rule file")
+        text = path.read_text(encoding="utf-8")
+        if "&" in text or "*" in text:  # only then can the file hold YAML anchors or aliases
+            for event in yaml.parse(text, Loader=_LOADER):
+                if isinstance(event, yaml.AliasEvent):
+                    line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+                    raise RuleError(f"{path}: line {line}: YAML aliases (*name) are not allowed in rule "
+                                    f"files (write the value out)")
+        document = yaml.load(text, Loader=_LOADER)
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:

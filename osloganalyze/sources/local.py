@@ -11,8 +11,9 @@ import bz2
 import gzip
 import os
 import re
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol, cast
 
@@ -102,49 +103,112 @@ def rotation_order(path: str) -> tuple:
     return (1, 0, "")
 
 
-def _walk(root: str) -> list[str]:
-    """Log files under ``root`` (as os.walk: symlinked folders not entered, unreadable ones skipped;
-    scandir directly, as this is a good part of a triage's time on a large tree)."""
+def _walk(root: str, problems: Problems) -> list[str]:
+    """Log files under ``root``. Symlinked folders are not entered; a folder that cannot be read
+    and a link that leads nowhere or in a loop are read errors; a FIFO, device or socket with a
+    log's name is skipped with a note (opening a FIFO would wait for a writer forever). One bad
+    entry never hides the rest of its folder. (scandir directly: this is a good part of a
+    triage's time on a large tree.)"""
     found = []
     folders = [root]
     while folders:
+        folder = folders.pop()
         try:
-            with os.scandir(folders.pop()) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir():
-                        if not entry.is_symlink():
-                            folders.append(entry.path)
-                    elif is_log_file(entry.name):
-                        found.append(entry.path)
-        except OSError:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            problems.errors.append(f"{_shown(folder)}: {exc.strerror or exc} (folder not read)")
             continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                if not is_log_file(entry.name):
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    found.append(entry.path)
+                elif entry.is_symlink():
+                    _linked(entry.path, found, problems)
+                else:
+                    problems.notes.append(f"{_shown(entry.path)}: {_kind(entry.stat(follow_symlinks=False).st_mode)}, "
+                                          f"not a log file: skipped")
+            except OSError as exc:
+                problems.errors.append(f"{_shown(entry.path)}: {exc.strerror or exc}")
     return found
+
+
+def _linked(path: str, found: list[str], problems: Problems) -> None:
+    """A symlink with a log's name: a file is read; a folder is not entered; a dangling link is
+    kept (its read fails and is told like any unreadable file); a loop raises ELOOP here."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        found.append(path)
+        return
+    if stat.S_ISREG(mode):
+        found.append(path)
+    elif not stat.S_ISDIR(mode):
+        problems.notes.append(f"{_shown(path)}: links to {_kind(mode)}, not a log file: skipped")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _shown(path: str) -> str:
+    """A path as a message can carry it (bytes that are not UTF-8 as U+FFFD)."""
+    return path if path.isascii() else path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class Problems:
+    """What a walk could not read (errors: the reading is incomplete) and what it skipped on
+    purpose (notes: special files)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.notes: list[str] = []
 
 
 def _group_key(path: str) -> tuple:
     return (os.path.dirname(path), base_name(os.path.basename(path)))
 
 
-def discover(paths: list[str], host: str | None = None) -> list[LogFile]:
-    """The log files under ``paths`` in reading order; raises SourceError for a missing path."""
-    return named(log_paths(paths), host)
+def discover(paths: list[str], host: str | None = None, problems: Problems | None = None) -> list[LogFile]:
+    """The log files under ``paths`` in reading order; raises SourceError for a missing path.
+    What could not be read or was skipped is said in ``problems``."""
+    return named(log_paths(paths, problems), host)
 
 
-def log_paths(paths: list[str]) -> list[str]:
+def log_paths(paths: list[str], problems: Problems | None = None) -> list[str]:
     """The paths of the log files under ``paths``, in reading order (:func:`discover` without
     naming hosts and services)."""
+    problems = problems if problems is not None else Problems()
     files: list[str] = []
     for given in paths:
         if given == STDIN:
             files.append(STDIN)
         elif os.path.isdir(given):
-            files.extend(_walk(given))
+            files.extend(_walk(os.path.abspath(given), problems))
         elif os.path.exists(given):
-            files.append(given)
+            if stat.S_ISREG(os.stat(given).st_mode):
+                files.append(given)
+            else:
+                problems.notes.append(f"{_shown(given)}: {_kind(os.stat(given).st_mode)}, not a log file: skipped")
+        elif os.path.islink(given):
+            raise SourceError(f"{_shown(given)}: the link leads nowhere (or in a loop)")
         else:
-            raise SourceError(f"no such file or directory: {given}")
+            raise SourceError(f"no such file or directory: {_shown(given)}")
+    if not files and not problems.errors and not problems.notes:
+        raise SourceError(f"no log files (*.log, *.txt and their rotations) under {', '.join(map(_shown, paths))}")
     files = [f if f == STDIN else os.path.abspath(f) for f in files]  # stable ids whatever the cwd
     ordered = sorted((f for f in files if f != STDIN), key=lambda p: (_group_key(p), rotation_order(p)))
     if STDIN in files:
@@ -183,26 +247,58 @@ class ByteReader(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-def read_lines(handle: ByteReader, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, str]]:
+LINE_LIMIT = 1 << 20  # bytes of one line kept; the rest of a longer line is counted, not read into memory
+CUT_MARK = " \u2026 [osla: line cut at 1 MiB, {skipped:,} more bytes not read]"
+
+
+def read_lines(handle: ByteReader, chunk_size: int = 1 << 20,
+               on_cut: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, int, str]]:
     """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted.
 
     Reads 1 MiB at a time; an ASCII chunk (the usual case) is decoded in one call, others line
-    by line, so invalid UTF-8 is replaced per line and offsets stay byte offsets."""
+    by line, so invalid UTF-8 is replaced per line and offsets stay byte offsets. A line longer
+    than :data:`LINE_LIMIT` keeps its first LINE_LIMIT bytes and :data:`CUT_MARK`; the rest is
+    skipped as it is read (time and memory stay linear) and ``on_cut(offset, bytes skipped)``
+    is told."""
     offset = 0
     lineno = 0
-    pending = b""
+    parts: list[bytes] = []  # a line begun in earlier chunks
+    kept = 0  # bytes in parts
+    skipped = 0  # bytes of that line past LINE_LIMIT
     read = getattr(handle, "read1", handle.read)  # read1: one underlying read, so data before a
     while True:                                    # corrupt part of a .gz is returned before the error
         chunk = read(chunk_size)
         if not chunk:
             break
-        buffer = pending + chunk if pending else chunk
-        cut = buffer.rfind(b"\n")
+        if parts:
+            newline = chunk.find(b"\n")
+            if newline < 0:  # the pending line goes on
+                room = LINE_LIMIT - kept
+                if room > 0:
+                    parts.append(chunk[:room])
+                    kept += min(room, len(chunk))
+                skipped += max(0, len(chunk) - max(room, 0))
+                continue
+            room = LINE_LIMIT - kept
+            parts.append(chunk[:min(newline, max(room, 0))])
+            skipped += max(0, newline - max(room, 0))
+            raw = b"".join(parts)
+            lineno += 1
+            yield offset, lineno, _finished(raw, skipped, offset, on_cut)
+            offset += len(raw) + skipped + 1
+            parts, kept, skipped = [], 0, 0
+            chunk = chunk[newline + 1:]
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            pending = buffer
+            if chunk:
+                parts, kept = [chunk[:LINE_LIMIT]], min(len(chunk), LINE_LIMIT)
+                skipped = len(chunk) - kept
             continue
-        pending = buffer[cut + 1:]
-        body = buffer[:cut]
+        if cut + 1 < len(chunk):
+            tail = chunk[cut + 1:]
+            parts, kept = [tail[:LINE_LIMIT]], min(len(tail), LINE_LIMIT)
+            skipped = len(tail) - kept
+        body = chunk[:cut]
         if body.isascii():
             for text in body.decode("ascii").split("\n"):
                 lineno += 1
@@ -214,6 +310,15 @@ def read_lines(handle: ByteReader, chunk_size: int = 1 << 20) -> Iterator[tuple[
                 text = raw.decode("utf-8", "replace")
                 yield offset, lineno, (text[:-1] if text.endswith("\r") else text)
                 offset += len(raw) + 1
-    if pending:
-        text = pending.decode("utf-8", "replace")
-        yield offset, lineno + 1, (text[:-1] if text.endswith("\r") else text)
+    if parts:
+        raw = b"".join(parts)
+        yield offset, lineno + 1, _finished(raw, skipped, offset, on_cut)
+
+
+def _finished(raw: bytes, skipped: int, offset: int, on_cut: Callable[[int, int], None] | None) -> str:
+    text = raw.decode("utf-8", "replace")
+    if skipped:
+        if on_cut is not None:
+            on_cut(offset, skipped)
+        return text + CUT_MARK.format(skipped=skipped)
+    return text[:-1] if text.endswith("\r") else text

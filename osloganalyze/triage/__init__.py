@@ -25,6 +25,7 @@ class Searched:
     last: str | None = None
     read_errors: list[str] = field(default_factory=list)  # files not read, whole or in part
     round_trips: int = 0  # requests to the server
+    skipped: list[str] = field(default_factory=list)  # special files passed over on purpose
 
     def to_json(self) -> dict:
         return {"source": self.source, "files": self.files, "files_with_id": self.files_with_id,
@@ -37,11 +38,12 @@ def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], 
     that has loaded little (it forks sooner and cheaper); the rules (``rules`` may be a function
     returning them), the parser and the rest load while it runs."""
     from ..sources.grep import search_all
-    from ..sources.local import log_paths, named
+    from ..sources.local import Problems, log_paths, named
     from ..sources.seek import FileEnds
 
     kind, value = classify(seed)
-    paths_found = log_paths(paths)
+    problems = Problems()
+    paths_found = log_paths(paths, problems)
     ready: dict = {}
 
     def meanwhile() -> None:
@@ -68,7 +70,8 @@ def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], 
     searched = Searched("files", files=len(fetcher.logfiles), files_with_id=fetcher.files_with_hits)
     if not correlation.events:
         searched.first, searched.last = fetcher.time_range()
-    searched.read_errors = fetcher.read_errors()
+    searched.read_errors = problems.errors + fetcher.read_errors()
+    searched.skipped = problems.notes
     return build(correlation, ready["engine"], near=fetcher.near, searched=searched)
 
 

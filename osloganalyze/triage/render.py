@@ -5,11 +5,17 @@ from importlib import resources
 
 import click
 
+from ..output import printable_data
+
 _LEVEL_COLOURS = {"CRITICAL": "red", "ERROR": "red", "WARNING": "yellow", "AUDIT": "cyan", "TRACE": "red"}
 _VERDICT_COLOURS = {"bug": "red", "config": "yellow", "infrastructure": "magenta"}
 
 
 def text(view: dict, colour: bool) -> str:
+    """The triage for a terminal: every log text with its control characters escaped (a log
+    line must not retitle the window, write the clipboard or overwrite what is shown)."""
+    view = printable_data(view)
+
     def style(value, **kwargs):
         return click.style(value, **kwargs) if colour else value
 
@@ -32,6 +38,8 @@ def text(view: dict, colour: bool) -> str:
         out.append(style(f"note: not read: {error}", fg="yellow"))
     if len(unread) > 5:
         out.append(style(f"note: {len(unread) - 5} more files not read (see --json)", fg="yellow"))
+    for skipped in (view.get("skipped") or [])[:5]:
+        out.append(style(f"note: {skipped}", fg="yellow"))
     if view["findings"]:
         out.append("")
         out.append(style("Findings", bold=True))

@@ -172,5 +172,6 @@ def build(correlation: Correlation, rules, near: list[str] | None = None, search
         "near_matches": near or [],
         "searched": searched.to_json() if searched else {},
         "read_errors": list(searched.read_errors) if searched else [],
+        "skipped": list(searched.skipped) if searched else [],
         "round_trips": searched.round_trips if searched else 0,
     }
