@@ -19,16 +19,23 @@ MASK = "***"
 
 
 @lru_cache(maxsize=1)
-def rules() -> tuple[tuple[re.Pattern, tuple[str, ...]], ...]:
-    """(pattern, triggers) of every secret form, as parsers/secrets.yaml defines them."""
+def definitions() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(pattern text, trigger words) of every secret form in parsers/secrets.yaml (the Python
+    side compiles them here, the Fluentd plugin as Onigmo regexps)."""
     with open(data_dir("parsers") / "secrets.yaml", encoding="utf-8") as handle:
         entries = yaml.safe_load(handle)["secrets"]
+    return tuple((entry["pattern"], tuple(entry["triggers"])) for entry in entries)
+
+
+@lru_cache(maxsize=1)
+def rules() -> tuple[tuple[re.Pattern, tuple[str, ...]], ...]:
+    """(compiled pattern, triggers) of every secret form."""
     found = []
-    for entry in entries:
-        pattern = re.compile(entry["pattern"])
+    for text, triggers in definitions():
+        pattern = re.compile(text)
         if "secret" not in pattern.groupindex:
-            raise ValueError(f"parsers/secrets.yaml: {entry['name']}: the pattern has no group 'secret'")
-        found.append((pattern, tuple(entry["triggers"])))
+            raise ValueError(f"parsers/secrets.yaml: {text[:40]}: the pattern has no group 'secret'")
+        found.append((pattern, triggers))
     return tuple(found)
 
 

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_renders_match_the_golden_configs(mode):
     inventory = inv.load(str(INVENTORY))
     inventory.source = "samples/fluentd-inventory.yaml"  # the header names it; keep the golden files path-free
     rendered = {name: text.replace(f"osla {__version__} ", "osla <version> ")
-                for name, text in render(inventory, mode).items()}
+                for name, text in render(inventory, mode).items() if name.endswith(".conf")}
     folder = GOLDEN / mode
     if os.environ.get("OSLA_UPDATE_GOLDEN"):
         shutil.rmtree(folder, ignore_errors=True)
@@ -92,7 +93,7 @@ def test_secrets_never_reach_a_rendered_file(tmp_path, monkeypatch):
     from_file.write_text(INVENTORY.read_text().replace("{env: OSLA_ES_PASSWORD}", "{file: /etc/fluent/es-password.conf}"))
     rendered = render(inv.load(str(from_file)), "host")
     assert all("  @include /etc/fluent/es-password.conf" in t and "password " not in t.split("<match")[1].split("ssl_verify")[1]
-               for t in rendered.values())
+               for name, t in rendered.items() if name.endswith(".conf"))
     plain = tmp_path / "plain.yaml"
     plain.write_text(INVENTORY.read_text().replace("password_from: {env: OSLA_ES_PASSWORD}", "password: hunter2"))
     result = osla("fluentd", "render", "--inventory", str(plain), "--out", str(tmp_path / "x"))
@@ -331,3 +332,122 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
         port = s.getsockname()[1]
     down = osla("pipeline", "check", "--fluentd", f"127.0.0.1:{port}", "--es", es_url, "--prefix", "canary")
     assert down.exit_code == 2 and "pipeline broken at osla -> Fluentd" in down.stderr
+
+
+VENDOR_FLUENTD = ROOT.parent / "shared" / "vendor" / "fluentd" / "bin" / "fluentd"
+
+
+def _fluentd_runs() -> bool:
+    if not VENDOR_FLUENTD.is_file():
+        return False
+    return subprocess.run([str(VENDOR_FLUENTD), "--version"], capture_output=True).returncode == 0
+
+
+@needs_ruby
+def test_the_secrets_filter_masks_in_ruby_what_python_masks(tmp_path):
+    """One definition, two engines: the rendered Fluentd plugin (Onigmo regexps from
+    parsers/secrets.yaml) against osloganalyze.redact on the real forms and every example."""
+    import yaml
+
+    from osloganalyze.fluentd.render import SCRUB_PLUGIN, write
+    from osloganalyze.redact import redact
+
+    write(render(inv.load(str(INVENTORY)), "host"), str(tmp_path))
+    forms = yaml.safe_load((ROOT / "tests" / "secrets" / "forms.yaml").read_text())["forms"]
+    examples = yaml.safe_load((ROOT / "parsers" / "secrets.yaml").read_text())["secrets"]
+    texts = [f["text"] for f in forms] + [e["example"] for e in examples] + golden_lines()
+    code = 'require "json"; load ARGV[0]; puts JSON.generate(JSON.parse(STDIN.read).map { |t| OslaScrub.scrub(t) })'
+    proc = subprocess.run([RUBY or "ruby", "-e", code, str(tmp_path / SCRUB_PLUGIN)], input=json.dumps(texts),
+                          capture_output=True, text=True, check=True)
+    in_ruby = json.loads(proc.stdout)
+    assert [t for t, r in zip(texts, in_ruby) if r != redact(t)] == []
+    assert sum(1 for t, r in zip(texts, in_ruby) if r != t) >= len(forms) + len(examples)
+
+
+def test_keep_secrets_renders_no_filter(tmp_path):
+    keep = tmp_path / "inventory.yaml"
+    keep.write_text(INVENTORY.read_text() + "\nkeep_secrets: true\n")
+    rendered = render(inv.load(str(keep)), "host")
+    assert not any(name.startswith("plugin/") for name in rendered)
+    assert all("osla_scrub" not in text for text in rendered.values())
+    assert all("@type osla_scrub" in text for name, text in render(inv.load(str(INVENTORY)), "host").items()
+               if name.endswith(".conf") and "tag openstack." in text)
+
+
+@pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
+                    reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+@pytest.mark.parametrize("mode", ["host", "sidecar"])
+def test_a_real_fluentd_loads_every_rendered_config_without_a_warning(tmp_path, mode):
+    """Fluentd 1.16.11 (../shared/vendor/fluentd) --dry-run on each config, osla's plugin folder
+    given with -p, through osla fluentd check: no error and no warning."""
+    out = tmp_path / "out"
+    assert osla("fluentd", "render", "--inventory", str(INVENTORY), "--out", str(out), "--mode", mode).exit_code == 0
+    result = osla("fluentd", "check", str(out), "--fluentd", str(VENDOR_FLUENTD), "--json")
+    files = json.loads(result.stdout)["files"]
+    assert files and all(f["dry_run"] == "passed" for f in files), [f for f in files if f["problems"]][:2]
+    assert result.exit_code == 0
+
+
+@pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
+                    reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+def test_a_real_fluentd_ships_records_with_their_secrets_masked(tmp_path):
+    """The rendered osla_scrub filter in a running Fluentd: records from in_tail through the
+    filter to a file output; the secrets of the real forms are gone, the rest of the text stays."""
+    import yaml
+
+    from osloganalyze.fluentd.render import SCRUB_PLUGIN, write
+
+    write(render(inv.load(str(INVENTORY)), "host"), str(tmp_path / "out"))
+    forms = yaml.safe_load((ROOT / "tests" / "secrets" / "forms.yaml").read_text())["forms"]
+    log = tmp_path / "nova-api.log"
+    log.write_text("".join(f"{form['text']}\n" for form in forms if "\n" not in form["text"]))
+    shipped = tmp_path / "shipped"
+    config = tmp_path / "fluent.conf"
+    config.write_text(f"""<source>
+  @type tail
+  path {log}
+  pos_file {tmp_path}/pos
+  read_from_head true
+  tag openstack.nova
+  <parse>
+    @type none
+  </parse>
+</source>
+<filter openstack.**>
+  @type osla_scrub
+</filter>
+<match openstack.**>
+  @type file
+  path {shipped}
+  <format>
+    @type json
+  </format>
+  <buffer>
+    flush_mode interval
+    flush_interval 1s
+  </buffer>
+</match>
+""")
+    process = subprocess.Popen([str(VENDOR_FLUENTD), "-c", str(config), "-p", str(tmp_path / "out" / "plugin")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        records: list[dict] = []
+        while time.time() < deadline and len(records) < len(forms):
+            time.sleep(1)
+            records = [json.loads(line) for path in tmp_path.glob("shipped*") if path.is_file()
+                       for line in path.read_text().splitlines() if line.strip()]
+    finally:  # TERM, then KILL after a bounded wait (the vendored Fluentd's README), its worker too
+        import signal
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert len(records) == len([f for f in forms if "\n" not in f["text"]]), process.stdout.read()[-2000:] \
+        if process.stdout else ""
+    text = json.dumps(records)
+    assert [s for form in forms for s in form["secrets"] if s in text] == []
+    assert text.count("***") >= len(forms) and "X-Auth-Token: ***" in text
+    assert (tmp_path / "out" / SCRUB_PLUGIN).is_file()

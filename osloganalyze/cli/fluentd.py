@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -49,6 +50,7 @@ def render_command(inventory_file, out, mode, discover_root, node):
             found = inv.discover(discover_root, inventory.backend if inventory else None, node)
             if inventory:
                 found.index_prefix, found.timezone = inventory.index_prefix, inventory.timezone
+                found.keep_secrets = inventory.keep_secrets
                 found.buffer, found.forward = inventory.buffer, inventory.forward
                 found.source = f"{inventory_file} + {found.source}"
             inventory = found
@@ -57,7 +59,9 @@ def render_command(inventory_file, out, mode, discover_root, node):
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     for path in written:
         click.echo(path)
-    click.echo(f"{len(written)} configs for {len(inventory.nodes)} nodes ({mode} mode)", err=True)
+    configs = [path for path in written if path.endswith(".conf")]
+    plugin = "" if inventory.keep_secrets else f"; run fluentd with -p {Path(out) / 'plugin'} (osla's secrets filter)"
+    click.echo(f"{len(configs)} configs for {len(inventory.nodes)} nodes ({mode} mode){plugin}", err=True)
 
 
 @fluentd_group.command("check")

@@ -21,7 +21,7 @@ from .. import schema
 from ..errors import OslaError
 from ..resources import data_dir
 from .onigmo import group_name
-from .render import REGEXPS, field_expressions, python_regexps, regexps
+from .render import REGEXPS, SCRUB_PLUGIN, field_expressions, python_regexps, regexps
 
 _REGEXP_LINE = re.compile(r"^\s*(format_firstline|format\d+|expression)\s+(/.*/[imx]*)\s*$", re.M)
 
@@ -90,10 +90,21 @@ def cross_check(lines: list[str], ruby: str, literals: dict[str, str] | None = N
     return problems
 
 
+def plugin_dir(config: str) -> str | None:
+    """The plugin folder osla rendered beside a config (its own folder or the one above)."""
+    for folder in (Path(config).parent, Path(config).parent.parent):
+        if (folder / SCRUB_PLUGIN).is_file():
+            return str(folder / Path(SCRUB_PLUGIN).parent)
+    return None
+
+
 def dry_run(path: str, fluentd: str) -> tuple[bool, str]:
-    proc = subprocess.run([fluentd, "--dry-run", "--strict-config-value", "-c", path], capture_output=True, text=True)
+    """fluentd --dry-run on one config (with osla's plugin folder); any warning fails it too."""
+    plugins = plugin_dir(path)
+    command = [fluentd, "--dry-run", "--strict-config-value", "-c", path] + (["-p", plugins] if plugins else [])
+    proc = subprocess.run(command, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
-    unused = [line for line in output.splitlines() if "is not used" in line]
+    unused = [line for line in output.splitlines() if "is not used" in line or "[warn]:" in line]
     if proc.returncode != 0:
         errors = [line for line in output.splitlines() if "error" in line.lower()] or output.splitlines()[-1:]
         return False, errors[0].strip() if errors else f"exit {proc.returncode}"

@@ -64,6 +64,7 @@ class Inventory:
     buffer: dict = field(default_factory=dict)
     forward: dict = field(default_factory=dict)
     source: str = "inventory"
+    keep_secrets: bool = False  # ship text as logged (default: the osla_scrub filter masks secrets)
 
 
 BUFFER_DEFAULTS = {"path": "/var/lib/fluentd/buffer", "chunk_limit_size": "8MB", "total_limit_size": "2GB",
@@ -99,7 +100,8 @@ def load(path: str, require_nodes: bool = True) -> Inventory:
     def fail(message: str):
         raise InventoryError(f"{path}: {message}")
 
-    unknown = set(data) - {"backend", "nodes", "index_prefix", "timezone", "log_roots", "buffer", "forward"}
+    unknown = set(data) - {"backend", "nodes", "index_prefix", "timezone", "log_roots", "buffer", "forward",
+                           "keep_secrets"}
     if unknown:
         fail(f"unknown key {sorted(unknown)[0]!r}")
     nodes = []
@@ -123,6 +125,10 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
     if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", prefix):
         fail("index_prefix must be lowercase letters, digits, - or _")
     inventory.index_prefix = prefix
+    keep = data.get("keep_secrets", False)
+    if not isinstance(keep, bool):
+        fail("keep_secrets must be true or false")
+    inventory.keep_secrets = keep
     tz = data.get("timezone", "UTC")
     from ..times import BadTimeZone, zone
     try:

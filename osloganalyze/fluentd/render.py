@@ -183,9 +183,22 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
             forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby, timezone=inventory.timezone,
             state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
             fields=field_expressions(unit["node"], library),
-            captures=[c for c in captures if c != schema.MESSAGE] + ["_path"],
+            captures=[c for c in captures if c != schema.MESSAGE] + ["_path"], scrub=not inventory.keep_secrets,
         )
+    if not inventory.keep_secrets:
+        files[SCRUB_PLUGIN] = environment.get_template("filter_osla_scrub.rb.j2").render(
+            version=__version__, secrets=scrub_regexps(), keys=json.dumps(list(schema.TEXT_FIELDS)))
     return files
+
+
+SCRUB_PLUGIN = "plugin/filter_osla_scrub.rb"
+
+
+def scrub_regexps() -> list[tuple[str, str]]:
+    """(Ruby regexp literal, Ruby array of trigger words) of every form in parsers/secrets.yaml."""
+    from ..redact import definitions
+
+    return [(to_ruby(pattern), json.dumps(list(triggers))) for pattern, triggers in definitions()]
 
 
 def write(files: dict[str, str], out: str) -> list[str]:
