@@ -140,3 +140,21 @@ def test_ingest_masks_by_default_and_keeps_secrets_when_asked(tmp_path, es_url):
             assert sorted(set(_leaks(indexed))) == SECRETS  # the opt-out keeps them all
         else:
             assert _leaks(indexed) == []
+
+
+def test_the_report_email_carries_no_secret(tmp_path):
+    """The message osla report --email sends, received by a real SMTP server (aiosmtpd on 127.0.0.1)."""
+    import email
+
+    from smtp_server import smtp_server
+
+    with smtp_server() as (port, handler):
+        result = osla("report", str(_tree(tmp_path)), "--since", "2024-05-01", "--until", "2024-05-02",
+                      "--email", "ops@example.org", "--smtp", f"127.0.0.1:{port}")
+        assert result.exit_code in (0, 1), result.output
+    (_, _, raw), = handler.messages
+    parsed = email.message_from_bytes(raw)
+    parts = [part.get_payload(decode=True).decode("utf-8", "replace") for part in parsed.walk()
+             if part.get_content_maintype() == "text"]
+    assert len(parts) == 2 and all(_leaks(part) == [] for part in parts)
+    assert all("***" in part for part in parts)

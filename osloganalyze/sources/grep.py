@@ -115,14 +115,17 @@ def search_span(path: str, needles: list[bytes], start: int, end: int) -> list[H
     return hits
 
 
+HIT_BYTES = 64 << 10  # of a hit's line kept (its stamp and ids are at the start; parsing reads the file)
+
+
 def _collect(buffer: bytes | bytearray, cut: int, needle: bytes, base: int, hits: list) -> None:
-    """(offset, line) of the lines holding ``needle`` in buffer[:cut] (whole lines)."""
+    """(offset, the line's first HIT_BYTES) of the lines holding ``needle`` in buffer[:cut]."""
     position = buffer.find(needle, 0, cut)
     while position >= 0:
         start = buffer.rfind(b"\n", 0, position) + 1
         end = buffer.find(b"\n", position, cut)
         end = cut if end < 0 else end
-        hits.append((base + start, bytes(buffer[start:end])))
+        hits.append((base + start, bytes(buffer[start:min(end, start + HIT_BYTES)])))
         position = buffer.find(needle, end, cut)
 
 
