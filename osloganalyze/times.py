@@ -5,7 +5,8 @@ The parser's per-line conversions live in :mod:`osloganalyze.parse.timestamps`.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,14 +17,34 @@ class BadTimeZone(OslaError, ValueError):
     """A --tz value that names no zone."""
 
 
+_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
 def zone(name: str) -> tzinfo:
-    """UTC spelled any usual way, else an IANA name (BadTimeZone otherwise)."""
+    """UTC spelled any usual way, a fixed offset (+02:00, -0500), else an IANA name
+    (BadTimeZone otherwise)."""
     if name.upper() in ("UTC", "Z", "GMT"):
         return UTC
+    m = _OFFSET.match(name.strip())
+    if m and int(m.group(2)) < 24 and int(m.group(3)) < 60:
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return timezone(-delta if m.group(1) == "-" else delta)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadTimeZone(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris, or UTC)") from exc
+        raise BadTimeZone(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris, an offset "
+                          f"such as +02:00, or UTC)") from exc
+
+
+def fluentd_zone(name: str) -> str:
+    """A zone osla accepts, spelled as Fluentd accepts it: Region/Zone names and numeric
+    offsets only ('UTC' and 'GMT' are refused at load; 'Etc/UTC' loads)."""
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return "Etc/UTC"
+    m = _OFFSET.match(name.strip())
+    if m:
+        return f"{m.group(1)}{m.group(2)}:{m.group(3)}"
+    return name
 
 
 def event_time(stamp: str) -> datetime:

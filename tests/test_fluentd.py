@@ -376,12 +376,26 @@ def test_keep_secrets_renders_no_filter(tmp_path):
 
 @pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
                     reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
-@pytest.mark.parametrize("mode", ["host", "sidecar"])
-def test_a_real_fluentd_loads_every_rendered_config_without_a_warning(tmp_path, mode):
+@pytest.mark.parametrize(("mode", "zone", "discover"), [
+    ("host", None, False), ("sidecar", None, False), ("host", "UTC", True), ("sidecar", "+02:00", True),
+    ("host", "GMT", False)])
+def test_a_real_fluentd_loads_every_rendered_config_without_a_warning(tmp_path, mode, zone, discover):
     """Fluentd 1.16.11 (../shared/vendor/fluentd) --dry-run on each config, osla's plugin folder
-    given with -p, through osla fluentd check: no error and no warning."""
+    given with -p, through osla fluentd check: no error and no warning, for the inventory's nodes
+    and for --discover, in every way osla accepts a time zone (Fluentd refuses 'UTC' itself)."""
+    inventory = tmp_path / "inventory.yaml"
+    text = INVENTORY.read_text()
+    inventory.write_text(text + (f"\ntimezone: '{zone}'\n" if zone else ""))
+    extra = []
+    if discover:
+        var_log = tmp_path / "var" / "log"
+        for component in ("nova", "neutron", "kolla/keystone"):
+            (var_log / component).mkdir(parents=True)
+            (var_log / component / f"{component.split('/')[-1]}.log").write_text("x\n")
+        extra = ["--discover", str(var_log), "--node", "cmp-9"]
     out = tmp_path / "out"
-    assert osla("fluentd", "render", "--inventory", str(INVENTORY), "--out", str(out), "--mode", mode).exit_code == 0
+    rendered = osla("fluentd", "render", "--inventory", str(inventory), "--out", str(out), "--mode", mode, *extra)
+    assert rendered.exit_code == 0, rendered.output
     result = osla("fluentd", "check", str(out), "--fluentd", str(VENDOR_FLUENTD), "--json")
     files = json.loads(result.stdout)["files"]
     assert files and all(f["dry_run"] == "passed" for f in files), [f for f in files if f["problems"]][:2]
@@ -451,3 +465,25 @@ def test_a_real_fluentd_ships_records_with_their_secrets_masked(tmp_path):
     assert [s for form in forms for s in form["secrets"] if s in text] == []
     assert text.count("***") >= len(forms) and "X-Auth-Token: ***" in text
     assert (tmp_path / "out" / SCRUB_PLUGIN).is_file()
+
+
+def test_a_password_without_a_user_and_discovery_without_a_backend_are_refused(tmp_path):
+    no_user = tmp_path / "no-user.yaml"
+    no_user.write_text(INVENTORY.read_text().replace("  user: fluentd\n", ""))
+    result = osla("fluentd", "render", "--inventory", str(no_user), "--out", str(tmp_path / "a"))
+    assert result.exit_code == 2 and "backend.password_from needs backend.user" in result.stderr
+    var_log = tmp_path / "var" / "log" / "nova"
+    var_log.mkdir(parents=True)
+    (var_log / "nova-api.log").write_text("x\n")
+    guessed = osla("fluentd", "render", "--discover", str(var_log.parent), "--out", str(tmp_path / "b"))
+    assert guessed.exit_code == 2 and "osla does not guess where logs go" in guessed.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_every_zone_osla_accepts_is_written_as_fluentd_accepts_it():
+    from osloganalyze.times import fluentd_zone, zone
+
+    for given, written in (("UTC", "Etc/UTC"), ("gmt", "Etc/UTC"), ("Z", "Etc/UTC"), ("+02:00", "+02:00"),
+                           ("-0530", "-05:30"), ("Europe/Paris", "Europe/Paris")):
+        zone(given)  # osla takes it
+        assert fluentd_zone(given) == written

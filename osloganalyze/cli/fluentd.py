@@ -42,8 +42,9 @@ def render_command(inventory_file, out, mode, discover_root, node):
     from ..fluentd import inventory as inv
     from ..fluentd.render import render, write
 
-    if not inventory_file and not discover_root:
-        raise Failure("give --inventory FILE (backend and nodes), with --discover DIR to take the services from this node")
+    if not inventory_file:
+        raise Failure("give --inventory FILE: the backend (hosts, user, password_from) and the nodes; with "
+                      "--discover DIR the services come from this node (osla does not guess where logs go)")
     try:
         inventory = inv.load(inventory_file, require_nodes=not discover_root) if inventory_file else None
         if discover_root:

@@ -201,6 +201,8 @@ def _backend(data, fail) -> Backend:
         fail("backend.ca_file must be an absolute path (letters, digits, / . _ - only)")
     if data.get("user") is not None and not _SAFE_WORD.match(str(data["user"])):
         fail("backend.user must be a user name (letters, digits, . _ @ -)")
+    if data.get("password_from") and not data.get("user"):
+        fail("backend.password_from needs backend.user: a password alone gets every bulk request refused (401)")
     return Backend(type=data.get("type", "elasticsearch"), hosts=tuple(str(h).rstrip("/") for h in hosts),
                    ca_file=data.get("ca_file"), user=data.get("user"),
                    password=_secret(data.get("password_from"), "backend.password_from", fail),

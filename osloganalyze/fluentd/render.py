@@ -17,6 +17,7 @@ import jinja2
 from .. import __version__, schema
 from ..patterns import PatternLibrary
 from ..resources import data_dir
+from ..times import fluentd_zone
 from .inventory import Inventory, InventoryError
 from .onigmo import group_name, to_ruby
 
@@ -180,7 +181,8 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
             unit_id=unit["unit_id"], patterns=", ".join(name for name, _ in REGEXPS.values()),
             backend=asdict(inventory.backend), components=[_component(c, inventory.log_roots)
                                                             for c in unit["components"]],
-            forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby, timezone=inventory.timezone,
+            forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby,
+            timezone=fluentd_zone(inventory.timezone),
             state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
             fields=field_expressions(unit["node"], library),
             captures=[c for c in captures if c != schema.MESSAGE] + ["_path"], scrub=not inventory.keep_secrets,
