@@ -259,7 +259,8 @@ def test_files_that_cannot_be_read_are_skipped_and_said(tmp_path, monkeypatch, f
 def test_a_bad_time_zone_is_one_line():
     result = osla("triage", FAILED, "--logs", BUNDLE, "--tz", "Mars/Olympus")
     assert result.exit_code == 2 and result.stderr == "osla: error: Invalid value for '--tz': unknown time zone " \
-        "'Mars/Olympus' (use an IANA name such as Europe/Paris, or UTC) (see 'osla triage --help')\n"
+        "'Mars/Olympus' (use an IANA name such as Europe/Paris, an offset such as +02:00, or UTC) " \
+        "(see 'osla triage --help')\n"
 
 
 def test_lines_outside_a_window_are_told_by_their_stamps():

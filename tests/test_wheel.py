@@ -71,7 +71,7 @@ def test_wheel_installs_and_parses_outside_the_repo(installed, tmp_path):
     assert tested.returncode == 0 and " examples pass (" in tested.stderr
     # the Fluentd template and the triage page ship too
     inventory = work / "inventory.yaml"
-    inventory.write_text("backend: {hosts: [https://es:9200], password_from: {env: OSLA_ES_PASSWORD}}\n"
+    inventory.write_text("backend: {hosts: [https://es:9200], user: fluentd, password_from: {env: OSLA_ES_PASSWORD}}\n"
                          "nodes: [{name: n1, services: [nova-api]}]\n")
     rendered = subprocess.run([str(env_dir / "bin" / "osla"), "fluentd", "render", "--inventory", "inventory.yaml",
                                "--out", "conf"], cwd=work, env=clean_env, capture_output=True, text=True)
