@@ -5,7 +5,11 @@ The parser's per-line conversions live in :mod:`osloganalyze.parse.timestamps`.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +38,19 @@ def zone(name: str) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise BadTimeZone(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris, an offset "
                           f"such as +02:00, or UTC)") from exc
+
+
+@contextlib.contextmanager
+def timed(logger: logging.Logger, what: str) -> Iterator[None]:
+    """Log how long the block took (one server round trip, a phase) when ``logger`` debugs."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        logger.debug("%s: %.1f ms", what, (time.monotonic() - start) * 1000)
 
 
 def fluentd_zone(name: str) -> str:

@@ -59,19 +59,8 @@ class LogTree:
                            list(stats.skipped))
 
     def time_range(self) -> tuple[str | None, str | None]:
-        from ..sources.local import Problems, discover
-        from ..sources.seek import READ_ERRORS, compressed, file_range
-        from ..times import from_local, zone
+        from ..sources.local import Problems, log_paths
+        from ..sources.seek import files_range
+        from ..times import zone
 
-        firsts, lasts = [], []
-        for logfile in discover(self.paths, problems=Problems()):
-            if compressed(logfile.path):
-                continue
-            try:
-                first, last = file_range(logfile.path)
-            except READ_ERRORS:
-                continue
-            firsts += [first] if first else []
-            lasts += [last] if last else []
-        tz = zone(self.tz)
-        return (from_local(min(firsts), tz) if firsts else None, from_local(max(lasts), tz) if lasts else None)
+        return files_range(log_paths(self.paths, Problems()), zone(self.tz))

@@ -52,9 +52,7 @@ class OslaGroup(click.Group):
         except BrokenPipeError:
             _quiet_stdout()
         except OSError as exc:
-            _quiet_stdout()
-            click.echo(f"osla: error: cannot write the output: {exc.strerror or exc}", err=True)
-            code = 2
+            code = _output_failed(exc)
         sys.exit(code)
 
     def _status(self, *args, **kwargs) -> int:
@@ -86,15 +84,19 @@ class OslaGroup(click.Group):
             return 0
         except OSError as exc:
             if exc.errno in _OUTPUT_ERRORS:  # stdout on a full disk (files osla writes say their name)
-                _quiet_stdout()
-                click.echo(f"osla: error: cannot write the output: {exc.strerror or exc}", err=True)
-                return 2
+                return _output_failed(exc)
             return _internal(exc)
         except Exception as exc:  # noqa: BLE001 - every other exception is a bug in osla
             return _internal(exc)
 
 
 _OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+
+def _output_failed(exc: OSError) -> int:
+    _quiet_stdout()
+    click.echo(f"osla: error: cannot write the output: {exc.strerror or exc}", err=True)
+    return 2
 
 
 def _internal(exc: BaseException) -> int:
@@ -162,4 +164,3 @@ def main(ctx, debug):
       osla --debug triage req-... --logs /var/log
     """
     _configure_logging(debug)
-    ctx.obj = {"debug": debug}

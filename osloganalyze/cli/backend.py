@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 
@@ -57,8 +56,5 @@ def choose(paths, *, es_urls=(), es_user=None, es_password=None, es_ca=None, es_
 def _tree(paths: list[str], tz: str, year: int | None):
     from ..backends.tree import LogTree
 
-    for path in paths:
-        if path != "-" and not os.path.exists(path):
-            raise Failure(f"no such file or directory: {path}")
     log.debug("backend: log tree %s", ", ".join(paths))
     return LogTree(paths, tz=tz, year=year)

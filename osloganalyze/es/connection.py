@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import ssl
-import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import OslaError, ServerError
+from ..times import timed
 
 CONFIG_PATHS = (Path.home() / ".config" / "osla" / "config.toml", Path("/etc/osla/config.toml"))
 _SECRET = ("password", "api_key")
@@ -57,19 +57,6 @@ def server_errors(settings: Settings) -> Iterator[None]:
         raise
     except client_errors() as exc:
         raise ServerError(explain(exc, settings)) from None
-
-
-@contextlib.contextmanager
-def timed(what: str) -> Iterator[None]:
-    """Log one round trip with its time (--debug)."""
-    if not log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        log.debug("%s: %.1f ms", what, (time.monotonic() - start) * 1000)
 
 
 @dataclass
@@ -181,7 +168,7 @@ def connect(settings: Settings):
 
 
 def check(client, settings: Settings) -> dict:
-    with server_errors(settings), timed("cluster health"):
+    with server_errors(settings), timed(log, "cluster health"):
         return client.options(request_timeout=min(settings.timeout, 10)).cluster.health().body
 
 

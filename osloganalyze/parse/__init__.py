@@ -9,12 +9,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from .. import schema
-from ..sources.local import LogFile, Problems, discover, read_lines
+from ..sources.local import LogFile, Problems, discover, encodable, read_lines
 from .lines import LineParser
 from .records import Grouper, Stats
 from .timestamps import TimeConverter
 
-__all__ = ["parse_paths", "parse_file", "parse_range", "parse_text", "Stats"]
+__all__ = ["discover_into", "parse_paths", "parse_file", "parse_range", "parse_text", "Stats"]
 log = logging.getLogger("osla.files")
 
 
@@ -22,12 +22,18 @@ def parse_paths(paths: list[str], *, tz: str = "UTC", host: str | None = None, y
                 stats: Stats | None = None) -> Iterator[dict]:
     """Events from every log file under ``paths``, file by file, in reading order."""
     stats = stats if stats is not None else Stats()
+    for logfile in discover_into(stats, paths, host):
+        yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+
+
+def discover_into(stats: Stats, paths: list[str], host: str | None = None) -> list[LogFile]:
+    """The log files under ``paths`` (:func:`~osloganalyze.sources.local.discover`), what could
+    not be read said in ``stats.errors`` and the special files skipped in ``stats.skipped``."""
     problems = Problems()
     logfiles = discover(paths, host=host, problems=problems)
     stats.errors.extend(problems.errors)
     stats.skipped.extend(problems.notes)
-    for logfile in logfiles:
-        yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+    return logfiles
 
 
 def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
@@ -90,14 +96,6 @@ def parse_text(text: str, *, path: str = "<text>", host: str | None = None, serv
 
 def _events(lines: Iterable[tuple[int, int, str]], logfile: LogFile, times: TimeConverter,
             stats: Stats) -> Iterator[dict]:
-    base = {schema.LOG_FILE_PATH: _encodable(logfile.path), schema.HOST_NAME: _encodable(logfile.host),
-            schema.SERVICE_NAME: _encodable(logfile.service)}
+    base = {schema.LOG_FILE_PATH: encodable(logfile.path), schema.HOST_NAME: encodable(logfile.host),
+            schema.SERVICE_NAME: encodable(logfile.service)}
     yield from Grouper(LineParser(times), base, stats, logfile.path).run(lines)
-
-
-def _encodable(name: str | None) -> str | None:
-    """A file or folder name as events can carry it: bytes that are not UTF-8 (kept by Python
-    as lone surrogates, which no UTF-8 encoder takes) become U+FFFD."""
-    if name is None or name.isascii():
-        return name
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

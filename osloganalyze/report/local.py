@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..parse import Stats, parse_file, parse_range
+from ..parse import Stats, discover_into, parse_file, parse_range
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
-from ..sources.local import LogFile, Problems, discover, file_size
+from ..sources.local import LogFile, file_size
 from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
 from ..sources.seek import byte_span
 from . import analyze
@@ -60,12 +60,9 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
     are shared over the cores (:func:`~osloganalyze.sources.pool.over_files`): how much of a
     file lies inside the period is known only once it is opened, so workers claim them one at
     a time."""
-    problems = Problems()
-    logfiles = discover(paths, problems=problems)
-    sizes = [file_size(f.path) for f in logfiles]
     tally, collector, stats = Tally(period), Collector(), Stats()
-    stats.errors.extend(problems.errors)
-    stats.skipped.extend(problems.notes)
+    logfiles = discover_into(stats, paths)
+    sizes = [file_size(f.path) for f in logfiles]
 
     def work(claimed, report):
         result = _share(claimed, period, rules, tz, year, report)

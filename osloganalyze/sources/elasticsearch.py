@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import schema
 from ..query import SORT_FIELDS, EventQuery
-from ..times import stamp_of_millis
+from ..times import stamp_of_millis, timed
 
 SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
 log = logging.getLogger("osla.server")
@@ -34,13 +33,8 @@ class ElasticsearchSource:
         """One round trip (counted; logged with its time under --debug)."""
         with self._lock:
             self.round_trips += 1
-        if not log.isEnabledFor(logging.DEBUG):
+        with timed(log, f"{what} {request.get('index', self.index)}"):
             return method(**request)
-        start = time.monotonic()
-        try:
-            return method(**request)
-        finally:
-            log.debug("%s %s: %.1f ms", what, request.get("index", self.index), (time.monotonic() - start) * 1000)
 
     def events(self, query: EventQuery, limit: int | None = None) -> list[dict]:
         return list(self.search(query.to_elasticsearch(), limit))

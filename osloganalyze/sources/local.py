@@ -15,7 +15,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Protocol, cast
+from typing import IO, Protocol, cast, overload
 
 from ..errors import OslaError
 from .naming import base_name, host_for_path, service_for_path
@@ -117,7 +117,7 @@ def _walk(root: str, problems: Problems) -> list[str]:
             with os.scandir(folder) as listing:
                 entries = list(listing)
         except OSError as exc:
-            problems.errors.append(f"{_shown(folder)}: {exc.strerror or exc} (folder not read)")
+            problems.errors.append(f"{encodable(folder)}: {exc.strerror or exc} (folder not read)")
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -133,10 +133,10 @@ def _walk(root: str, problems: Problems) -> list[str]:
                 elif entry.is_symlink():
                     _linked(entry.path, found, problems)
                 else:
-                    problems.notes.append(f"{_shown(entry.path)}: {_kind(entry.stat(follow_symlinks=False).st_mode)}, "
+                    problems.notes.append(f"{encodable(entry.path)}: {_kind(entry.stat(follow_symlinks=False).st_mode)}, "
                                           f"not a log file: skipped")
             except OSError as exc:
-                problems.errors.append(f"{_shown(entry.path)}: {exc.strerror or exc}")
+                problems.errors.append(f"{encodable(entry.path)}: {exc.strerror or exc}")
     return found
 
 
@@ -151,7 +151,7 @@ def _linked(path: str, found: list[str], problems: Problems) -> None:
     if stat.S_ISREG(mode):
         found.append(path)
     elif not stat.S_ISDIR(mode):
-        problems.notes.append(f"{_shown(path)}: links to {_kind(mode)}, not a log file: skipped")
+        problems.notes.append(f"{encodable(path)}: links to {_kind(mode)}, not a log file: skipped")
 
 
 def _kind(mode: int) -> str:
@@ -164,9 +164,20 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _shown(path: str) -> str:
-    """A path as a message can carry it (bytes that are not UTF-8 as U+FFFD)."""
-    return path if path.isascii() else path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+@overload
+def encodable(name: str) -> str: ...
+@overload
+def encodable(name: None) -> None: ...
+@overload
+def encodable(name: str | None) -> str | None: ...
+
+
+def encodable(name: str | None) -> str | None:
+    """A file or folder name as events and messages can carry it: bytes that are not UTF-8 (kept
+    by Python as lone surrogates, which no UTF-8 encoder takes) become U+FFFD."""
+    if name is None or name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class Problems:
@@ -202,13 +213,13 @@ def log_paths(paths: list[str], problems: Problems | None = None) -> list[str]:
             if stat.S_ISREG(os.stat(given).st_mode):
                 files.append(given)
             else:
-                problems.notes.append(f"{_shown(given)}: {_kind(os.stat(given).st_mode)}, not a log file: skipped")
+                problems.notes.append(f"{encodable(given)}: {_kind(os.stat(given).st_mode)}, not a log file: skipped")
         elif os.path.islink(given):
-            raise SourceError(f"{_shown(given)}: the link leads nowhere (or in a loop)")
+            raise SourceError(f"{encodable(given)}: the link leads nowhere (or in a loop)")
         else:
-            raise SourceError(f"no such file or directory: {_shown(given)}")
+            raise SourceError(f"no such file or directory: {encodable(given)}")
     if not files and not problems.errors and not problems.notes:
-        raise SourceError(f"no log files (*.log, *.txt and their rotations) under {', '.join(map(_shown, paths))}")
+        raise SourceError(f"no log files (*.log, *.txt and their rotations) under {', '.join(map(encodable, paths))}")
     files = [f if f == STDIN else os.path.abspath(f) for f in files]  # stable ids whatever the cwd
     ordered = sorted((f for f in files if f != STDIN), key=lambda p: (_group_key(p), rotation_order(p)))
     if STDIN in files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import mmap
 import re
 import zlib
+from datetime import tzinfo
 from typing import BinaryIO
 
 SLACK = 64 << 10  # bytes read before a window's start (a traceback may begin earlier)
@@ -112,6 +113,26 @@ def line_start(path: str, position: int) -> int:
         handle.seek(position)
         handle.readline()
         return handle.tell()
+
+
+def files_range(paths: list[str], tz: tzinfo, failed: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The first and last event stamps (UTC) of the uncompressed files among ``paths`` (their
+    ends only are probed); a file that cannot be read is skipped, and said in ``failed``."""
+    from ..times import from_local  # here: the triage's early fork imports this module
+
+    firsts, lasts = [], []
+    for path in paths:
+        if compressed(path):
+            continue
+        try:
+            first, last = file_range(path)
+        except READ_ERRORS as exc:
+            if failed is not None:
+                failed[path] = read_error(exc)
+            continue
+        firsts += [first] if first else []
+        lasts += [last] if last else []
+    return (from_local(min(firsts), tz) if firsts else None, from_local(max(lasts), tz) if lasts else None)
 
 
 def file_range(path: str) -> Ends:

@@ -24,12 +24,12 @@ from ..sources.seek import (
     SLACK,
     FileEnds,
     compressed,
-    file_range,
+    files_range,
     line_start,
     may_be_within,
     read_error,
 )
-from ..times import from_local, local_time, shift, zone
+from ..times import local_time, shift, zone
 from .correlate import REQUEST_FIELDS
 
 _CONTEXT = 16 << 10     # bytes parsed before a record of interest (the parser groups within 32 lines)
@@ -177,21 +177,18 @@ class LocalFetcher:
 
     def time_range(self) -> tuple[str | None, str | None]:
         """The first and last timestamps of the uncompressed files, as UTC event stamps."""
-        spans = [self._each(f, file_range, f.path, empty=(None, None)) for f in self.logfiles if not compressed(f.path)]
-        firsts = [a for a, _ in spans if a]
-        lasts = [b for _, b in spans if b]
-        return (from_local(min(firsts), self.tz) if firsts else None, from_local(max(lasts), self.tz) if lasts else None)
+        return files_range([f.path for f in self.logfiles], self.tz, self._read_errors)
 
     # --- one file -------------------------------------------------------------------------------
 
-    def _each(self, logfile: LogFile, work, *args, empty=()):
+    def _each(self, logfile: LogFile, work, *args):
         """``work(*args)`` on one file; a file that cannot be read (gone since the search, unreadable)
         is skipped and said in the read errors, as grep goes on past it."""
         try:
             return work(*args)
         except READ_ERRORS as exc:
             self._read_errors[logfile.path] = read_error(exc)
-            return empty
+            return ()
 
     def _with_ids(self, logfile: LogFile, needles: list[bytes]) -> list[dict]:
         span = self._range(logfile)
