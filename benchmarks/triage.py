@@ -110,9 +110,8 @@ def main() -> None:
           f"ratio {t / g:.2f}x grep (target <= 2x)")
     if args.no_es:
         return
-    from elasticsearch import Elasticsearch
-
     sys.path.insert(0, str(ROOT))
+    from osloganalyze.es.connection import connect, resolve
     from osloganalyze.rules import load_rules
     from osloganalyze.triage import triage_elasticsearch
 
@@ -123,8 +122,8 @@ def main() -> None:
         bundle = str(CORPUS / "os-log-merger-live-migration")
         subprocess.run(osla + ["ingest", bundle, "--es", url, "--prefix", "triage"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = Elasticsearch(url)
-        client.indices.refresh(index="triage-*")
+        client = connect(resolve([url]))
+        client.refresh("triage-*")
         for seed in (SEED, "a18a5824-4215-4e24-bcfc-cb9f89f6bcbd"):
             start = time.perf_counter()
             view = triage_elasticsearch(client, "triage", seed, load_rules())

@@ -16,3 +16,16 @@ class OslaError(Exception):
 
 class ServerError(OslaError):
     """The search server (Elasticsearch, OpenSearch) failed or could not be reached."""
+
+
+def server_reason(error: object) -> str:
+    """The server's reason from an answer's ``error`` (a dict as both servers write it, or text),
+    with the first root cause when it says more ('all shards failed' says nothing alone)."""
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    reason = str(error.get("reason") or error.get("type"))
+    causes = error.get("root_cause") or []
+    cause = causes[0] if causes and isinstance(causes[0], dict) else {}
+    if cause.get("reason") and cause["reason"] != reason:
+        reason += f" ({cause.get('type', 'cause')}: {cause['reason']})"
+    return reason[:300]

@@ -39,6 +39,15 @@ class EventQuery:
                 return False
         return True
 
+    def time_filter(self, field: str) -> dict:
+        """The query's time range as a range filter on ``field`` (since inclusive, until not)."""
+        bounds = {}
+        if self.since:
+            bounds["gte"] = self.since
+        if self.until:
+            bounds["lt"] = self.until
+        return {"range": {field: bounds}}
+
     def to_elasticsearch(self) -> dict:
         filters: list[dict] = []
         ids = self._ids()
@@ -46,12 +55,7 @@ class EventQuery:
             filters.append({"bool": {"should": [{"terms": {name: list(values)}} for name, values in ids],
                                      "minimum_should_match": 1}})
         if self.since or self.until:
-            bounds = {}
-            if self.since:
-                bounds["gte"] = self.since
-            if self.until:
-                bounds["lt"] = self.until
-            filters.append({"range": {schema.TIMESTAMP: bounds}})
+            filters.append(self.time_filter(schema.TIMESTAMP))
         for name, values in ((schema.SERVICE_NAME, self.services), (schema.HOST_NAME, self.hosts),
                              (schema.LOG_LEVEL, self.levels)):
             if values:

@@ -1,14 +1,16 @@
-"""A real Elasticsearch node for tests and local use, on 127.0.0.1 only.
+"""A real Elasticsearch or OpenSearch node for tests and local use, on 127.0.0.1 only.
 
     scripts/elasticsearch start [--name NAME] [--port N]     prints the node's URL
     scripts/elasticsearch stop [--name NAME]
     scripts/elasticsearch status [--name NAME]
+    scripts/opensearch start|stop|status ...                 the same, for OpenSearch
 
-Downloads Elasticsearch as the Maven Central artifact
-org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip with
-`mvn dependency:copy`, caches it in ~/.cache/osla (or $OSLA_CACHE), and runs it with the
-machine's Java 17: one node, security off, disk threshold off, 512 MB heap. Python's standard
-library only, so it runs before osla is installed. Tests import it (start_node/Node).
+Downloads the Maven Central artifact
+org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip (or
+org.opensearch.distribution.integ-test-zip:opensearch:<version>:zip) with `mvn dependency:copy`,
+caches it in ~/.cache/osla (or $OSLA_CACHE), and runs it with the machine's Java 17: one node,
+security off, disk threshold off, 512 MB heap. Python's standard library only, so it runs before
+osla is installed. Tests import it (Node).
 """
 from __future__ import annotations
 
@@ -25,10 +27,29 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from dataclasses import dataclass
 from pathlib import Path
 
-VERSION = os.environ.get("OSLA_ES_VERSION", "8.19.21")  # newest 8.x on Maven Central that runs on Java 17
-ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+
+@dataclass(frozen=True)
+class Product:
+    name: str  # elasticsearch | opensearch: the binary, the config file and the cache folder
+    title: str
+    version: str
+    artifact: str
+    env: str  # prefix of the launcher's variables: ES_PATH_CONF, OPENSEARCH_JAVA_OPTS, ...
+
+
+PRODUCTS = {
+    # the newest 8.x on Maven Central that runs on Java 17
+    "elasticsearch": Product("elasticsearch", "Elasticsearch", os.environ.get("OSLA_ES_VERSION", "8.19.21"),
+                             "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip", "ES"),
+    # the newest 2.x (3.x needs Java 21); the integ-test zip has no security plugin
+    "opensearch": Product("opensearch", "OpenSearch", os.environ.get("OSLA_OPENSEARCH_VERSION", "2.19.6"),
+                          "org.opensearch.distribution.integ-test-zip:opensearch:{version}:zip", "OPENSEARCH"),
+}
+ELASTICSEARCH = PRODUCTS["elasticsearch"]
+VERSION = ELASTICSEARCH.version
 ES_USER = "osla-es"  # Elasticsearch refuses to run as root; as root we run it as this system user
 AS_ROOT = os.geteuid() == 0
 HEAP = os.environ.get("OSLA_ES_HEAP", "512m")  # the tests' nodes stay small
@@ -39,24 +60,27 @@ class NodeError(RuntimeError):
     pass
 
 
-def distribution(version: str = VERSION) -> Path:
-    """The unpacked distribution, downloaded and unpacked once."""
-    home = CACHE / f"elasticsearch-{version}"
-    if (home / "bin" / "elasticsearch").is_file():
+def distribution(product: Product = ELASTICSEARCH) -> Path:
+    """The unpacked distribution, downloaded and unpacked once (saying so: it takes a minute)."""
+    version = product.version
+    home = CACHE / f"{product.name}-{version}"
+    if (home / "bin" / product.name).is_file():
         return home
     CACHE.mkdir(parents=True, exist_ok=True)
     CACHE.chmod(0o755)
-    zip_path = CACHE / f"elasticsearch-{version}.zip"
+    zip_path = CACHE / f"{product.name}-{version}.zip"
     if not zip_path.is_file():
         if not shutil.which("mvn"):
-            raise NodeError("mvn (Maven) is needed to download Elasticsearch; install it (apt-get install maven)")
-        subprocess.run(["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={ARTIFACT.format(version=version)}",
+            raise NodeError(f"mvn (Maven) is needed to download {product.title}; install it (apt-get install maven)")
+        print(f"{product.name}: downloading {product.title} {version} from Maven Central into {CACHE}",
+              file=sys.stderr)
+        subprocess.run(["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={product.artifact.format(version=version)}",
                         f"-DoutputDirectory={CACHE}", "-Dmdep.stripVersion=false"],
                        check=True, cwd=CACHE, stdout=subprocess.DEVNULL)
     staging = CACHE / f"unpack-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     subprocess.run(["unzip", "-q", str(zip_path), "-d", str(staging)], check=True)
-    (staging / f"elasticsearch-{version}").rename(home)  # atomic: a half-unpacked tree is never used
+    (staging / f"{product.name}-{version}").rename(home)  # atomic: a half-unpacked tree is never used
     staging.rmdir()
     return home
 
@@ -87,7 +111,7 @@ def java_home() -> str:
         return os.environ["JAVA_HOME"]
     java = shutil.which("java")
     if not java:
-        raise NodeError("Java 17+ is needed to run Elasticsearch (apt-get install openjdk-17-jre-headless)")
+        raise NodeError("Java 17+ is needed to run the node (apt-get install openjdk-17-jre-headless)")
     return str(Path(os.path.realpath(java)).parent.parent)
 
 
@@ -100,9 +124,10 @@ def free_port() -> int:
 class Node:
     """One node in its own folder (config, data, logs) under ``root``."""
 
-    def __init__(self, root: Path, version: str = VERSION):
+    def __init__(self, root: Path, product: Product | str = ELASTICSEARCH):
         self.root = Path(root)
-        self.version = version
+        self.product = PRODUCTS[product] if isinstance(product, str) else product
+        self.version = self.product.version
         self.state_file = self.root / "state.json"
 
     # -- state ---------------------------------------------------------------------
@@ -139,7 +164,10 @@ class Node:
         turns on security with TLS on HTTP and a file-realm user."""
         if self.running():
             return self.url
-        home = distribution(self.version)
+        product = self.product
+        if secure and product.name != "elasticsearch":
+            raise NodeError(f"{product.title}'s integ-test zip has no security plugin: no TLS or users here")
+        home = distribution(product)
         self.root.mkdir(parents=True, exist_ok=True)
         if AS_ROOT:
             for parent in (CACHE / "nodes", self.root):
@@ -147,6 +175,8 @@ class Node:
         conf = self.root / "config"
         shutil.rmtree(conf, ignore_errors=True)
         shutil.copytree(home / "config", conf)
+        jvm = conf / "jvm.options"  # OpenSearch's writes GC logs and heap dumps under the (read-only) home
+        jvm.write_text(jvm.read_text().replace("logs/", f"{self.root}/logs/").replace("=data", f"={self.root}/data"))
         port = port or free_port()
         settings = {
             "cluster.name": "osla-test",
@@ -158,12 +188,18 @@ class Node:
             "path.data": str(self.root / "data"),
             "path.logs": str(self.root / "logs"),
             "cluster.routing.allocation.disk.threshold_enabled": False,
+            # the disk monitor lifts read-only-allow-delete blocks on its rounds; the tests set them
+            "cluster.info.update.interval": "30m",
             "action.destructive_requires_name": False,
-            "xpack.security.enabled": bool(secure),
         }
+        if product.name == "elasticsearch":
+            settings["xpack.security.enabled"] = bool(secure)
         scheme = "http"
-        env = dict(os.environ, ES_PATH_CONF=str(conf), ES_JAVA_OPTS=f"-Xms{HEAP} -Xmx{HEAP}", ES_JAVA_HOME=java_home())
+        variables = {f"{product.env}_PATH_CONF": str(conf), f"{product.env}_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
+                     f"{product.env}_JAVA_HOME": java_home(), "JAVA_HOME": java_home()}
+        env = dict(os.environ, **variables)
         env.pop("JAVA_TOOL_OPTIONS", None)
+        setenv = ["env"] + [f"{key}={value}" for key, value in variables.items()]
         if secure:
             scheme = "https"
             certs = conf / "certs"
@@ -180,28 +216,33 @@ class Node:
             })
             # the distribution's own tool writes the bcrypt hash to config/users
             give_to_es_user(self.root)
-            subprocess.run(as_es_user(["env", f"ES_PATH_CONF={conf}", f"ES_JAVA_HOME={env['ES_JAVA_HOME']}",
-                                       str(home / "bin" / "elasticsearch-users"), "useradd", secure["user"],
-                                       "-p", secure["password"], "-r", "superuser"]),
+            subprocess.run(as_es_user(setenv + [str(home / "bin" / "elasticsearch-users"), "useradd", secure["user"],
+                                                "-p", secure["password"], "-r", "superuser"]),
                            check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        (conf / "elasticsearch.yml").write_text(
+        (conf / f"{product.name}.yml").write_text(
             "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items()))
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         pid_file = self.root / "pid"
         pid_file.unlink(missing_ok=True)
         give_to_es_user(self.root)
-        launch = ["env", f"ES_PATH_CONF={conf}", f"ES_JAVA_OPTS={env['ES_JAVA_OPTS']}",
-                  f"ES_JAVA_HOME={env['ES_JAVA_HOME']}", str(home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file)]
-        proc = subprocess.run(as_es_user(launch), env=env, cwd=self.root,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if sys.stderr.isatty():
+            print(f"{product.name}: starting {product.title} {self.version} in {self.root} "
+                  f"(about a minute)", file=sys.stderr)
+        launch = setenv + [str(home / "bin" / product.name), "-d", "-p", str(pid_file)]
+        # the launcher's output to a file: OpenSearch's daemon keeps it open (a pipe would never end)
+        launched = self.root / "logs" / "launch.out"
+        with open(launched, "wb") as out:
+            proc = subprocess.run(as_es_user(launch), env=env, cwd=self.root, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
-            raise NodeError(f"elasticsearch did not start: {proc.stdout[-2000:]}")
+            raise NodeError(f"{product.name} did not start: {launched.read_text(errors='replace')[-2000:]}")
         url = f"{scheme}://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while not pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         pid = int(pid_file.read_text().strip())
         self.state_file.write_text(json.dumps({"url": url, "pid": pid, "version": self.version,
+                                               "product": self.product.name,
                                                "secure": bool(secure)}))
         self.wait_healthy(secure, timeout)
         return url
@@ -211,7 +252,7 @@ class Node:
         last = None
         while time.monotonic() < deadline:
             if not self.running():
-                raise NodeError(f"elasticsearch exited; see {self.root / 'logs'}")
+                raise NodeError(f"{self.product.name} exited; see {self.root / 'logs'}")
             try:
                 health = self.request("/_cluster/health?wait_for_status=yellow&timeout=5s", secure)
                 if health.get("status") in ("yellow", "green"):
@@ -219,7 +260,7 @@ class Node:
             except (OSError, ValueError) as exc:
                 last = exc
             time.sleep(1)
-        raise NodeError(f"elasticsearch not healthy after {timeout:.0f}s: {last}")
+        raise NodeError(f"{self.product.name} not healthy after {timeout:.0f}s: {last}")
 
     def request(self, path: str, secure: dict | None = None) -> dict:
         req = urllib.request.Request(self.url + path)
@@ -246,29 +287,34 @@ class Node:
         self.state_file.unlink(missing_ok=True)
 
 
-def _node(name: str) -> Node:
-    return Node(CACHE / "nodes" / name)
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(product: str = "elasticsearch") -> int:
+    title = PRODUCTS[product].title
+    ap = argparse.ArgumentParser(description=f"A {title} node on 127.0.0.1, for tests and local use.",
+                                 epilog=f"Example: scripts/{product} start --name dev   (prints the URL; then "
+                                        f"export OSLA_ES_URL=<that URL>)")
     ap.add_argument("action", choices=("start", "stop", "status"))
-    ap.add_argument("--name", default="dev", help="node name (a folder under the cache)")
+    ap.add_argument("--name", default="dev" if product == "elasticsearch" else "dev-opensearch",
+                    help="node name (a folder under the cache)")
     ap.add_argument("--port", type=int, help="HTTP port (default: a free one)")
     args = ap.parse_args()
-    node = _node(args.name)
+    node = Node(CACHE / "nodes" / args.name, product)
     try:
         if args.action == "start":
-            print(node.start(args.port))
+            started = time.monotonic()
+            url = node.start(args.port)
+            print(url)
+            if sys.stderr.isatty():
+                print(f"{product}: up in {time.monotonic() - started:.0f} s; use it with: export OSLA_ES_URL={url}",
+                      file=sys.stderr)
         elif args.action == "stop":
             node.stop()
         elif node.running():
-            print(f"running: {node.url} (pid {node.state()['pid']}, Elasticsearch {node.state()['version']})")
+            print(f"running: {node.url} (pid {node.state()['pid']}, {title} {node.state()['version']})")
         else:
             print("stopped")
             return 3
     except (NodeError, subprocess.CalledProcessError) as exc:
-        print(f"elasticsearch: {exc}", file=sys.stderr)
+        print(f"{product}: {exc}", file=sys.stderr)
         return 1
     return 0
 

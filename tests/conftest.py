@@ -85,12 +85,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker("slow")
 
 
-@pytest.fixture(scope="session")
-def es_url(tmp_path_factory):
-    """A real Elasticsearch node (security off) for the whole session, stopped at the end."""
+SERVER_PRODUCTS = ("elasticsearch", "opensearch")
+
+
+@pytest.fixture(scope="session", params=SERVER_PRODUCTS)
+def es_url(request, tmp_path_factory):
+    """A real search node (security off) for the whole session, stopped at the end: every test
+    that takes it runs twice, on Elasticsearch and on OpenSearch."""
     from esnode import es_node
 
-    node = es_node.Node(es_node.CACHE / "nodes" / f"test-{tmp_path_factory.getbasetemp().name}")
+    node = es_node.Node(es_node.CACHE / "nodes" / f"test-{request.param}-{tmp_path_factory.getbasetemp().name}",
+                        request.param)
     try:
         yield node.start()
     finally:
@@ -100,7 +105,8 @@ def es_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def secure_es(tmp_path_factory):
-    """A second node with security on: TLS with a CA the test generated, a file-realm user."""
+    """A second node with security on: TLS with a CA the test generated, a file-realm user.
+    Elasticsearch only: OpenSearch's integ-test zip has no security plugin (not on Maven Central)."""
     from esnode import es_node, make_certs
 
     certs = make_certs(tmp_path_factory.mktemp("certs"))
@@ -116,3 +122,11 @@ def secure_es(tmp_path_factory):
 def _remove(path):
     import shutil
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server_product(es_url) -> str:
+    """elasticsearch | opensearch: which node this run of the test talks to."""
+    from esnode import Http
+
+    return Http(es_url).product()

@@ -31,7 +31,7 @@ def closed_port():
 def test_the_environment_sends_every_command_to_the_server(command, closed_port):
     result = osla(*command, env={"OSLA_ES_URL": f"http://127.0.0.1:{closed_port}"})
     assert result.exit_code == 2, result.output
-    assert result.stderr == f"osla: error: cannot reach Elasticsearch at http://127.0.0.1:{closed_port}: " \
+    assert result.stderr == f"osla: error: cannot reach the search server at http://127.0.0.1:{closed_port}: " \
                             "connection refused\n"
     assert result.stdout == ""
 
@@ -81,7 +81,7 @@ def test_only_client_failures_are_the_servers():
     from osloganalyze.es.connection import Settings, server_errors
 
     settings = Settings(urls=["https://user:hunter2@es:9200"])
-    with pytest.raises(ServerError, match="cannot reach Elasticsearch at") as caught, server_errors(settings):
+    with pytest.raises(ServerError, match="cannot reach the search server at") as caught, server_errors(settings):
         raise TransportConnectionError("Connection refused")
     assert "hunter2" not in str(caught.value) and "https://user:***@es:9200" in str(caught.value)
     assert "hunter2" not in settings.describe() and "hunter2" not in repr(settings)
@@ -122,5 +122,5 @@ def test_a_real_process_with_a_closed_port_prints_one_line(closed_port):
     result = subprocess.run([sys.executable, "-m", "osloganalyze", "scan"], capture_output=True, text=True,
                             env={"OSLA_ES_URL": f"http://127.0.0.1:{closed_port}", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"osla: error: cannot reach Elasticsearch at http://127.0.0.1:{closed_port}: "
+    assert result.stderr.splitlines() == [f"osla: error: cannot reach the search server at http://127.0.0.1:{closed_port}: "
                                           "connection refused"]

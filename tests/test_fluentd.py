@@ -2,6 +2,7 @@
 import difflib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -298,19 +299,19 @@ class FluentdStandIn(ForwardReceiver):
         super()._message(conn, message)
         if self.drop:
             return
-        from elasticsearch import Elasticsearch
-        client = Elasticsearch(self.es_url)
+        from esnode import Http
+        server = Http(self.es_url)
         for _tag, when, record in self.records:
             index = time.strftime(f"{self.prefix}-%Y.%m.%d", time.gmtime(when))
-            client.index(index=index, document=record)
+            server.index(index, record)
         self.records.clear()
 
 
 def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
-    from elasticsearch import Elasticsearch
+    from esnode import osla_client
 
     from osloganalyze.es.template import setup
-    setup(Elasticsearch(es_url), "canary")
+    setup(osla_client(es_url), "canary")
     good = FluentdStandIn(es_url, "canary")
     try:
         result = osla("pipeline", "check", "--fluentd", good.address, "--es", es_url, "--prefix", "canary",
@@ -318,14 +319,15 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
     finally:
         good.close()
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("canary ") and " reached Elasticsearch in " in result.stdout
+    assert result.stdout.startswith("canary ") and re.search(r" reached (Elasticsearch|OpenSearch) [\d.]+ in ",
+                                                             result.stdout), result.stdout
     dropping = FluentdStandIn(es_url, "canary", drop=True)
     try:
         lost = osla("pipeline", "check", "--fluentd", dropping.address, "--es", es_url, "--prefix", "canary",
                     "--timeout", "3")
     finally:
         dropping.close()
-    assert lost.exit_code == 2 and "pipeline broken at Fluentd -> Elasticsearch" in lost.stderr
+    assert lost.exit_code == 2 and re.search("pipeline broken at Fluentd -> (Elasticsearch|OpenSearch): ", lost.stderr)
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -112,8 +112,8 @@ def test_triage_of_the_failed_request_puts_the_fernet_verdict_first(keystone, es
     assert {row["global_request_id"] for row in tagged["timeline"]} == {seen["global"]}
     assert {row["request_id"] for row in tagged["timeline"]} == {seen["tagged"][1]}
     assert osla("ingest", str(server.root / "log"), "--es", es_url, "--prefix", "keystone").exit_code == 0
-    from elasticsearch import Elasticsearch
-    Elasticsearch(es_url).indices.refresh(index="keystone-*")
+    from esnode import Http
+    Http(es_url).refresh("keystone-*")
     remote = json.loads(osla("triage", failed, "--es", es_url, "--prefix", "keystone", "--json").stdout)
     assert remote["verdict"] == view["verdict"]
     assert [r["offset"] for r in remote["timeline"]] == [r["offset"] for r in view["timeline"]]

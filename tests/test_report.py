@@ -9,7 +9,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from corpus import CORPUS
-from elasticsearch import Elasticsearch
+from esnode import Http, osla_client
 from smtp_server import smtp_server
 
 from osloganalyze.cli import main
@@ -262,13 +262,13 @@ def test_html_file_is_self_contained(tmp_path):
 # --- Elasticsearch ----------------------------------------------------------------------------------------
 
 class _Counting:
-    """The real client, counting the documents each response carries (hits, top hits)."""
+    """osla's real client, counting the documents each response carries (hits, top hits)."""
 
     def __init__(self, client):
         self.client, self.documents = client, 0
 
-    def search(self, **kwargs):
-        response = self.client.search(**kwargs)
+    def search(self, *args, **kwargs):
+        response = self.client.search(*args, **kwargs)
         self.documents += len(response["hits"]["hits"]) + len(re.findall(r"'_source'", repr(response.get("aggregations"))))
         return response
 
@@ -280,7 +280,7 @@ class _Counting:
 def uforia_indexed(es_url):
     result = osla("ingest", UFORIA, "--es", es_url, "--prefix", "report")
     assert result.exit_code == 0, result.output
-    Elasticsearch(es_url).indices.refresh(index="report-*")
+    Http(es_url).refresh("report-*")
     return es_url
 
 
@@ -307,14 +307,16 @@ def test_elasticsearch_aggregations_give_the_local_report(uforia_indexed, window
     remote = report_json("--es", uforia_indexed, "--prefix", "report", *window)
     assert _comparable(remote) == _comparable(local)
     assert local["new_signatures"] and local["spikes"] and local["findings"]
-    assert remote["source"] == "Elasticsearch report-*"
+    assert remote["source"] in ("Elasticsearch report-*", "OpenSearch report-*")
+    assert remote["source"].split()[0] == {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}[
+        Http(uforia_indexed).product()]
 
 
 def test_elasticsearch_report_counts_on_the_server(uforia_indexed):
     from osloganalyze.report.remote import RemoteTally
     from osloganalyze.rules.model import load_rules
 
-    client = _Counting(Elasticsearch(uforia_indexed))
+    client = _Counting(osla_client(uforia_indexed))
     period = Period.between(*(analyze.pd.Timestamp(t).to_pydatetime() for t in ("2014-04-21", "2014-04-23")),
                             analyze.timedelta(days=7))
     remote = RemoteTally(client, "report", period, load_rules())

@@ -1,7 +1,7 @@
 """Each rule compiles twice, to a Python predicate and to an Elasticsearch query; on the same events,
 in a real node, both must select exactly the same events, rule by rule."""
 import pytest
-from elasticsearch import Elasticsearch
+from esnode import Http, osla_client
 
 from osloganalyze import schema as S
 from osloganalyze.es.ingest import doc_id, ingest
@@ -89,7 +89,7 @@ EDGE_CONDITIONS = [
 
 @pytest.fixture(scope="module")
 def indexed(es_url):
-    client = Elasticsearch(es_url, request_timeout=60)
+    client = osla_client(es_url)
     setup(client, PREFIX)
     events = _edge_events()
     for rule in RULES:
@@ -98,8 +98,7 @@ def indexed(es_url):
                 events.extend(example_events(rule, kind, index, example))
     result = ingest(client, events, PREFIX)
     assert result.rejected == 0
-    client.indices.refresh(index=f"{PREFIX}-*")
-    assert client.count(index=f"{PREFIX}-*")["count"] == len(events)
+    assert Http(es_url).count(f"{PREFIX}-*") == len(events)
     return client, events
 
 
@@ -107,7 +106,7 @@ def _both(indexed, node):
     client, events = indexed
     test = compile_predicate(node)
     local = {doc_id(e) for e in events if test(e)}
-    hits = client.search(index=f"{PREFIX}-*", query=compile_query(node), size=10000, _source=False,
+    hits = client.search(f"{PREFIX}-*", {"query": compile_query(node), "size": 10000, "_source": False},
                          allow_partial_search_results=False)["hits"]["hits"]
     return local, {hit["_id"] for hit in hits}
 
@@ -153,6 +152,12 @@ def test_elasticsearch_scan_gives_the_local_findings(indexed):
     """Escalation (a second query per escalating rule), supersession and thresholds included;
     hits the server counts (by message, service and host) give the same groups as hits it sends."""
     client, events = indexed
+    over_long = [e for e in events if len(e.get(S.ERROR_TYPE) or "") > S.KEYWORD_LIMIT]
+    assert len(over_long) == 1
+    if client.product == "opensearch":
+        # OpenSearch keeps no _ignored list for ignore_above: an error type over 1,024 characters
+        # is not seen by the server, so its event counts by message (README, "OpenSearch")
+        events = [{k: v for k, v in e.items() if k != S.ERROR_TYPE} if e in over_long else e for e in events]
     local = LocalEngine(RULES).scan(events)
     source = _CountingSource(client, PREFIX, page_size=50)
     remote = ElasticsearchEngine(RULES, source).scan()
@@ -168,7 +173,10 @@ def test_elasticsearch_scan_gives_the_local_findings(indexed):
     assert any(f["escalated"] for f in local)
     assert any(f.get("peak") for f in local)
     critical = {f["signature"]: f["count"] for f in remote if f["rule"] == "service-critical"}
-    assert critical["Unhandled"] == 2 and critical["E" * SIGNATURE_LIMIT] == 1  # the over-long values, sent
+    if client.product == "opensearch":
+        assert critical["Unhandled"] == 3 and "E" * SIGNATURE_LIMIT not in critical
+    else:
+        assert critical["Unhandled"] == 2 and critical["E" * SIGNATURE_LIMIT] == 1  # the over-long values, sent
     assert source.round_trips > len(RULES)  # paging happened
 
 
@@ -184,7 +192,7 @@ def test_scan_command_against_elasticsearch_matches_the_local_scan(es_url):
 
     sample = "samples/live-migration"
     assert osla("ingest", sample, "--es", es_url, "--prefix", "scancli").exit_code == 0
-    Elasticsearch(es_url).indices.refresh(index="scancli-*")
+    Http(es_url).refresh("scancli-*")
     local = osla("scan", sample, "--json")
     remote = osla("scan", "--es", es_url, "--prefix", "scancli", "--json")
     assert local.exit_code == remote.exit_code == 1

@@ -125,15 +125,15 @@ def test_scrub_masks_every_text_field_and_leaves_clean_events_alone():
 
 
 def test_ingest_masks_by_default_and_keeps_secrets_when_asked(tmp_path, es_url):
-    from elasticsearch import Elasticsearch
+    from esnode import Http
 
     tree = str(_tree(tmp_path))
-    client = Elasticsearch(es_url)
+    server = Http(es_url)
     for prefix, extra in (("scrubbed", []), ("verbatim", ["--keep-secrets"])):
         result = osla("ingest", tree, "--es", es_url, "--prefix", prefix, "--json", *extra)
         assert result.exit_code == 0, result.output
         indexed_count = json.loads(result.stdout)["indexed"]
-        hits = client.search(index=f"{prefix}-*", size=1000, query={"match_all": {}})["hits"]["hits"]
+        hits = server.search(f"{prefix}-*", {"size": 1000, "query": {"match_all": {}}})["hits"]["hits"]
         assert len(hits) == indexed_count >= len(FORMS)
         indexed = json.dumps([hit["_source"] for hit in hits])
         if extra:

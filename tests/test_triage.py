@@ -149,14 +149,14 @@ def test_not_found_lists_near_matches_and_the_time_searched():
 
 
 def test_elasticsearch_gives_the_same_triage_in_at_most_5_round_trips(es_url, failed_request):
-    from elasticsearch import Elasticsearch
+    from esnode import Http, osla_client
 
     from osloganalyze.rules import load_rules
     from osloganalyze.triage import triage_elasticsearch
 
     assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "triage").exit_code == 0
-    client = Elasticsearch(es_url)
-    client.indices.refresh(index="triage-*")
+    Http(es_url).refresh("triage-*")
+    client = osla_client(es_url)
     for seed, local in ((FAILED, failed_request), (MIGRATED, triage_json(MIGRATED, "--logs", BUNDLE))):
         remote = triage_elasticsearch(client, "triage", seed, load_rules())
         assert remote["round_trips"] <= 5

@@ -12,6 +12,7 @@ import logging
 
 import click
 
+from ..backends.server import PROFILES
 from .common import Failure, es_options, es_settings
 from .types import TIME_ZONE
 
@@ -19,9 +20,13 @@ log = logging.getLogger("osla")
 
 
 def backend_options(command):
-    """The server options (--es ..., --prefix) and the log tree's (--tz, --year)."""
+    """The server options (--es ..., --prefix, --profile) and the log tree's (--tz, --year)."""
     options = [
-        click.option("--prefix", default="openstack", show_default=True, help="Index prefix (on a server)."),
+        click.option("--prefix", help="Index prefix on a server: indices PREFIX-* (default: openstack; "
+                                       "flog with --profile kolla)."),
+        click.option("--profile", type=click.Choice(PROFILES), default="auto", show_default=True,
+                     help="Whose documents the indices hold: osla's (osla ingest, osla's Fluentd configs), Kolla's "
+                          "(Kolla-Ansible's central logging, as it is), or as their mapping says (auto)."),
         click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE,
                      help="Time zone of naive oslo.log timestamps (log files)."),
         click.option("--year", type=click.IntRange(1970, 9999),
@@ -33,7 +38,7 @@ def backend_options(command):
 
 
 def choose(paths, *, es_urls=(), es_user=None, es_password=None, es_ca=None, es_api_key=None, config_file=None,
-           prefix="openstack", tz="UTC", year=None, default_paths=(), paths_word="log PATHs"):
+           prefix=None, profile="auto", tz="UTC", year=None, default_paths=(), paths_word="log PATHs"):
     """The one backend of a command (see the module's rule)."""
     paths = list(paths)
     if paths and es_urls:
@@ -42,11 +47,14 @@ def choose(paths, *, es_urls=(), es_user=None, es_password=None, es_ca=None, es_
         return _tree(paths, tz, year)
     settings = es_settings(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
     if settings.urls:
-        from ..backends.server import SearchServer
+        from ..backends.server import DEFAULT_PREFIX, SearchServer
         from ..es.connection import shown
+        from ..sources.kolla import PREFIX as KOLLA_PREFIX
 
-        log.debug("backend: server %s, indices %s-*", ", ".join(map(shown, settings.urls)), prefix)
-        return SearchServer(settings, prefix)
+        fallback = KOLLA_PREFIX if prefix is None else None  # a Kolla cloud's indices, when openstack-* is empty
+        prefix = prefix or (KOLLA_PREFIX if profile == "kolla" else DEFAULT_PREFIX)
+        log.debug("backend: server %s, indices %s-* (profile %s)", ", ".join(map(shown, settings.urls)), prefix, profile)
+        return SearchServer(settings, prefix, profile, fallback)
     if default_paths:
         return _tree(list(default_paths), tz, year)
     raise Failure(f"give {paths_word} (a node's /var/log, an unpacked bundle), or --es URL for a server "

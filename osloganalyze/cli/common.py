@@ -70,11 +70,13 @@ def moment(text: str, option: str, now: datetime) -> datetime:
 
 
 def es_options(command):
-    """--es/--es-user/--es-password/--es-ca/--es-api-key/--config, for every command that talks
-    to Elasticsearch (environment variables and the config file fill in what is not given)."""
+    """--es (alias --server)/--es-user/--es-password/--es-ca/--es-api-key/--config, for every
+    command that talks to a search server, Elasticsearch or OpenSearch (environment variables and
+    the config file fill in what is not given)."""
     options = [
-        click.option("--es", "es_urls", multiple=True, metavar="URL",
-                     help="Elasticsearch URL (repeat for several nodes; env OSLA_ES_URL)."),
+        click.option("--es", "--server", "es_urls", multiple=True, metavar="URL",
+                     help="Elasticsearch or OpenSearch URL, told apart on connect (repeat for several nodes; "
+                          "env OSLA_ES_URL)."),
         click.option("--es-user", help="User (env OSLA_ES_USER)."),
         click.option("--es-password", help="Password (better: env OSLA_ES_PASSWORD; never printed)."),
         click.option("--es-ca", type=click.Path(dir_okay=False), help="CA certificate file (env OSLA_ES_CA)."),

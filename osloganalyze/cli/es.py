@@ -1,4 +1,4 @@
-"""``osla es setup|check`` and ``osla ingest``: Elasticsearch at the edge."""
+"""``osla es setup|check`` and ``osla ingest``: the search server (Elasticsearch, OpenSearch) at the edge."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from .types import DURATION, TIME_ZONE
 
 @click.group("es")
 def es_group():
-    """Elasticsearch/OpenSearch: index template, connection check.
+    """Elasticsearch/OpenSearch: index template, connection check (either server, told apart on connect).
 
     \b
     Example:
@@ -25,40 +25,56 @@ def es_group():
 @es_group.command("setup")
 @es_options
 @click.option("--prefix", default="openstack", show_default=True, help="Index prefix: indices are PREFIX-YYYY.MM.DD.")
-@click.option("--retention-days", type=int, help="Delete daily indices older than this (ILM policy).")
-def setup_command(prefix, retention_days, **connection):
+@click.option("--retention-days", type=click.IntRange(min=1),
+              help="Delete daily indices this many days old (an ILM policy on Elasticsearch, ISM on OpenSearch).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def setup_command(prefix, retention_days, as_json, **connection):
     """Install the index template for PREFIX-* (idempotent: run it again any time).
 
     Every schema field gets its type (keyword ids, levels, services and hosts; text and
-    keyword message; text stack traces; dates, longs and IPs); unknown fields become
-    runtime fields, so documents never fail on a mapping conflict.
+    keyword message; text stack traces; dates, longs and IPs). Unknown fields never fail a
+    document on a mapping conflict: Elasticsearch makes them runtime fields, OpenSearch keeps
+    them in the document without indexing them.
 
     \b
     Example:
-      osla es setup --es http://127.0.0.1:9200 --prefix openstack
+      osla es setup --es http://127.0.0.1:9200 --prefix openstack --retention-days 30
     """
     from ..es.template import setup
 
     client, settings = es_client(**connection)
     with server_errors(settings):
         result = setup(client, prefix, retention_days)
-    click.echo(json.dumps(result))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    kept = f"deleted after {retention_days} days by policy {result['lifecycle']}" if retention_days else "kept until deleted"
+    click.echo(f"{result['server']}: index template {result['template']} installed for {prefix}-* "
+               f"(version {result['version']}); indices {kept}")
 
 
 @es_group.command("check")
 @es_options
-def check_command(**connection):
-    """Connect and print the cluster's health (exit 2 with one line if it cannot).
+@click.option("--json", "as_json", is_flag=True, help="Print the server and its health as one JSON object.")
+def check_command(as_json, **connection):
+    """Connect and print the server's product, version and health (exit 2 with one line if it cannot).
 
     \b
     Example:
       OSLA_ES_PASSWORD=... osla es check --es https://es-1:9200 --es-user osla --es-ca ca.pem
     """
-    from ..es.connection import check
+    from ..es.connection import check, shown
 
     client, settings = es_client(**connection)
     health = check(client, settings)
-    click.echo(json.dumps({k: health.get(k) for k in ("cluster_name", "status", "number_of_nodes")}))
+    result = {"product": client.product, "version": client.info.version,
+              **{k: health.get(k) for k in ("cluster_name", "status", "number_of_nodes")}}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    nodes = result["number_of_nodes"]
+    click.echo(f"{client.info.title} at {', '.join(shown(u) for u in settings.urls)}: cluster {result['cluster_name']}, "
+               f"status {result['status']}, {nodes} node{'s' if nodes != 1 else ''}")
 
 
 @click.command("ingest")
@@ -107,7 +123,7 @@ def ingest_command(paths, prefix, tz, host, year, keep_secrets, block_wait, as_j
                       f"again to finish: event ids make it safe (nothing is doubled)") from None
     progress.done()
     with server_errors(settings):  # searchable when the command returns (a report may follow at once)
-        client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+        client.refresh(f"{prefix}-*")
     summary = {"files": stats.files, "events": stats.events, "indexed": result.indexed, "rejected": result.rejected,
                "rejections": result.rejections, "unparsed": stats.unparsed, "errors": stats.errors,
                "seconds": round(progress.elapsed, 3)}

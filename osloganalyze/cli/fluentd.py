@@ -114,7 +114,7 @@ def pipeline_group():
 @click.option("--json", "as_json", is_flag=True)
 def pipeline_check_command(address, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, timeout,
                            as_json):
-    """Send a canary through Fluentd into Elasticsearch; print the latency, or the hop that failed.
+    """Send a canary through Fluentd into Elasticsearch or OpenSearch; print the latency, or the hop that failed.
 
     \b
     Example:
@@ -131,4 +131,5 @@ def pipeline_check_command(address, es_urls, es_user, es_password, es_ca, es_api
     if not result.ok:
         raise Failure(f"pipeline broken at {result.hop}: {result.detail}")
     if not as_json:
-        click.echo(f"canary {result.canary_id} reached Elasticsearch in {result.latency_s:.2f} s ({result.detail})")
+        click.echo(f"canary {result.canary_id} reached {client.info.title} in {result.latency_s:.2f} s "
+                   f"({result.detail})")

@@ -43,6 +43,7 @@ def triage_command(request_id, paths, around, hops, max_ids, rules_dirs, as_json
     Examples:
       osla triage req-e4f91dbb-6b8f-4240-8a23-f424f1900e54 --logs samples/live-migration
       osla triage 'Request-ID: req-...' --es https://es:9200 --html triage.html
+      osla triage req-... --server https://opensearch:9200 --profile kolla   # Kolla's flog-* as they are
     """
     from ..triage import classify
 
@@ -60,7 +61,7 @@ def triage_command(request_id, paths, around, hops, max_ids, rules_dirs, as_json
 def _not_found(view: dict) -> str:
     searched = view["searched"]
     where = (f"{searched.get('files', 0)} files" if searched.get("source") == "files"
-             else f"Elasticsearch index {searched.get('index')}")
+             else f"{searched.get('server') or 'the search server'} index {searched.get('index')}")
     span = f", logs from {searched.get('from')} to {searched.get('to')}" if searched.get("from") else ""
     near = f"; near matches: {', '.join(view['near_matches'][:5])}" if view["near_matches"] else "; no near match"
     unread = view.get("read_errors") or []

@@ -1,4 +1,4 @@
-"""Elasticsearch connection settings, given once for every command.
+"""Search server (Elasticsearch or OpenSearch) connection settings, given once for every command.
 
 Precedence: command-line options, then environment variables (OSLA_ES_URL, OSLA_ES_USER,
 OSLA_ES_PASSWORD, OSLA_ES_CA, OSLA_ES_API_KEY), then the first config file found of
@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import OslaError, ServerError
+from ..errors import OslaError, ServerError, server_reason
 from ..times import timed
+from .client import TITLES, SearchClient, UnknownServer, open_client
 
 CONFIG_PATHS = (Path.home() / ".config" / "osla" / "config.toml", Path("/etc/osla/config.toml"))
 _SECRET = ("password", "api_key")
@@ -40,11 +41,16 @@ class EsError(OslaError):
 
 
 def client_errors() -> tuple[type[BaseException], ...]:
-    """What the search clients raise for a server's or the network's failure."""
+    """What the search clients (elasticsearch-py, opensearch-py) raise for a server's or the
+    network's failure."""
     from elastic_transport import TransportError
     from elasticsearch import ApiError, SerializationError
+    from opensearchpy import ImproperlyConfigured as OpenSearchConfig
+    from opensearchpy import SerializationError as OpenSearchSerialization
+    from opensearchpy import TransportError as OpenSearchTransport
 
-    return (ApiError, TransportError, SerializationError)
+    return (ApiError, TransportError, SerializationError, OpenSearchTransport, OpenSearchSerialization,
+            OpenSearchConfig)
 
 
 @contextlib.contextmanager
@@ -67,6 +73,12 @@ class Settings:
     ca: str | None = None
     api_key: str | None = None
     timeout: float = 30.0
+    product: str | None = None  # known once connected: elasticsearch | opensearch
+
+    @property
+    def server(self) -> str:
+        """The server's name in messages: its product once known."""
+        return TITLES.get(self.product or "", "the search server")
 
     def __repr__(self) -> str:
         return f"Settings({self.describe()})"
@@ -74,6 +86,8 @@ class Settings:
     def describe(self) -> str:
         parts = []
         for f in fields(self):
+            if f.name == "product":
+                continue
             value = getattr(self, f.name)
             if f.name in _SECRET and value:
                 value = "***"
@@ -146,82 +160,108 @@ def resolve(urls=(), user=None, password=None, ca=None, api_key=None, config=Non
     return settings
 
 
-def connect(settings: Settings):
-    """An Elasticsearch client that has answered one request (health), or EsError."""
+def connect(settings: Settings) -> SearchClient:
+    """A client for the server at the settings' URLs, Elasticsearch or OpenSearch (told by its
+    answer to ``GET /``), that has answered one request (health), or EsError/ServerError."""
     from elastic_transport import OrjsonSerializer
-    from elasticsearch import Elasticsearch
 
     if not settings.urls:
-        raise EsError("no Elasticsearch URL: give --es URL, OSLA_ES_URL, or url in the config file")
+        raise EsError("no server URL: give --es URL, OSLA_ES_URL, or url in the config file")
     log.debug("connecting: %s", settings.describe())
     options: dict[str, Any] = {"request_timeout": settings.timeout, "retry_on_timeout": True, "max_retries": 3,
-               "serializer": OrjsonSerializer()}
+                               "serializer": OrjsonSerializer()}
     if settings.api_key:
         options["api_key"] = settings.api_key
     elif settings.user:
         options["basic_auth"] = (settings.user, settings.password)
     if settings.ca:
         options["ca_certs"] = settings.ca
-    client = Elasticsearch(settings.urls, **options)
+    with server_errors(settings), timed(log, "server info"):
+        try:
+            client = open_client(settings.urls, options)
+        except UnknownServer as exc:
+            raise EsError(f"{', '.join(shown(u) for u in settings.urls)} is neither Elasticsearch nor OpenSearch "
+                          f"(it answered: {exc})") from None
+    settings.product = client.product
+    log.debug("server: %s", client.info.title)
     check(client, settings)
     return client
 
 
-def check(client, settings: Settings) -> dict:
+def check(client: SearchClient, settings: Settings) -> dict:
     with server_errors(settings), timed(log, "cluster health"):
-        return client.options(request_timeout=min(settings.timeout, 10)).cluster.health().body
+        return client.health(min(settings.timeout, 10))
 
 
 def explain(exc: BaseException, settings: Settings) -> str:
-    """One line for a client exception, without secrets."""
+    """One line for a client exception (either library), without secrets."""
     from elastic_transport import ConnectionError as TransportConnectionError
     from elastic_transport import TlsError
     from elasticsearch import ApiError, AuthenticationException, AuthorizationException
+    from opensearchpy import AuthenticationException as OpenSearchAuthentication
+    from opensearchpy import AuthorizationException as OpenSearchAuthorization
+    from opensearchpy import ConnectionError as OpenSearchConnection
+    from opensearchpy import SSLError as OpenSearchTls
+    from opensearchpy import TransportError as OpenSearchTransport
 
     where = ", ".join(shown(url) for url in settings.urls)
-    if isinstance(exc, AuthenticationException):
+    server = settings.server
+    if isinstance(exc, (AuthenticationException, OpenSearchAuthentication)):
         who = f"user {settings.user!r}" if settings.user else ("the API key" if settings.api_key else "no credentials")
-        return f"Elasticsearch at {where} refused {who}: authentication failed (HTTP 401)"
-    if isinstance(exc, AuthorizationException):
-        return f"Elasticsearch at {where}: not allowed (HTTP 403): {_reason(exc)}"
-    if isinstance(exc, TlsError) or _is_tls(exc):
-        return (f"TLS to Elasticsearch at {where} failed: certificate not trusted or not valid for this host "
+        return f"{server} at {where} refused {who}: authentication failed (HTTP 401)"
+    if isinstance(exc, (AuthorizationException, OpenSearchAuthorization)):
+        return f"{server} at {where}: not allowed (HTTP 403): {_reason(exc)}"
+    if isinstance(exc, (TlsError, OpenSearchTls)) or _is_tls(exc):
+        if _plain_http(exc):
+            return (f"TLS to {server} at {where} failed: it answers plain HTTP, not HTTPS "
+                    f"(use http:// in the URL, or turn TLS on at the server)")
+        return (f"TLS to {server} at {where} failed: certificate not trusted or not valid for this host "
                 f"(give the cluster's CA with --es-ca)")
-    if isinstance(exc, TransportConnectionError):
-        return f"cannot reach Elasticsearch at {where}: {_short(exc)}"
+    if isinstance(exc, (TransportConnectionError, OpenSearchConnection)):
+        return f"cannot reach {server} at {where}: {_short(exc)}"
     if isinstance(exc, ApiError):
-        return f"Elasticsearch at {where} answered HTTP {exc.meta.status}: {_reason(exc)}"
-    return f"Elasticsearch at {where}: {type(exc).__name__}: {_short(exc)}"
+        return f"{server} at {where} answered HTTP {exc.meta.status}: {_reason(exc)}"
+    if isinstance(exc, OpenSearchTransport) and isinstance(exc.status_code, int):
+        return f"{server} at {where} answered HTTP {exc.status_code}: {_reason(exc)}"
+    return f"{server} at {where}: {type(exc).__name__}: {_short(exc)}"
 
 
-def _is_tls(exc: BaseException) -> bool:
-    """Whether a TLS failure is anywhere in the exception's causes."""
+def _plain_http(exc: BaseException) -> bool:
+    """Whether the TLS failure is the server answering in plain HTTP."""
+    text = " ".join(str(e) for e in _causes(exc))
+    return "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text.lower()
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
     seen: set[int] = set()
+    found: list[BaseException] = []
     todo: list[BaseException | None] = [exc]
     while todo:
         current = todo.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
-            return True
+        found.append(current)
         todo.extend([current.__cause__, current.__context__, *(getattr(current, "errors", None) or ())])
-    return False
+        info = getattr(current, "info", None)
+        if isinstance(info, BaseException):
+            todo.append(info)
+    return found
+
+
+def _is_tls(exc: BaseException) -> bool:
+    """Whether a TLS failure is anywhere in the exception's causes."""
+    return any(isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _causes(exc))
 
 
 def _reason(exc) -> str:
     body = getattr(exc, "body", None)
+    if body is None and isinstance(getattr(exc, "info", None), (dict, str, bytes)):  # opensearch-py
+        body = exc.info
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, dict):
-            reason = str(error.get("reason") or error.get("type"))
-            causes = error.get("root_cause") or []
-            cause = causes[0] if causes and isinstance(causes[0], dict) else {}
-            if cause.get("reason") and cause["reason"] != reason:  # 'all shards failed' says nothing alone
-                reason += f" ({cause.get('type', 'cause')}: {cause['reason']})"
-            return reason[:300]
         if error:
-            return str(error)[:300]
+            return server_reason(error)
     if isinstance(body, (str, bytes)):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():

@@ -143,8 +143,7 @@ class _Sender:
         attempt = 0
         while True:
             lines = [line for pair in chunk for line in pair]
-            items = self.client.bulk(operations=lines, filter_path="items.*.status,items.*.error,items.*._id,"
-                                                                      "items.*._index")["items"]
+            items = self.client.bulk(lines, "items.*.status,items.*.error,items.*._id,items.*._index")["items"]
             again = []
             indexed = rejected = 0
             block = None

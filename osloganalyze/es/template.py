@@ -3,6 +3,7 @@ writes them), built from the schema so every field has its type and none can con
 from __future__ import annotations
 
 from .. import __version__, schema
+from .client import ELASTICSEARCH, NoLifecyclePlugin, SearchClient
 from .connection import EsError
 
 TEMPLATE_VERSION = 2
@@ -32,61 +33,57 @@ def properties() -> dict:
     return root
 
 
-def index_template(prefix: str, lifecycle: str | None = None) -> dict:
-    settings = {"index.mapping.total_fields.limit": 2000, "index.refresh_interval": "5s"}
-    if lifecycle:
-        settings["index.lifecycle.name"] = lifecycle
+def index_template(prefix: str, lifecycle: str | None = None, product: str = ELASTICSEARCH) -> dict:
+    """The template body. Fields the schema does not know never cause a mapping conflict: on
+    Elasticsearch they become runtime fields (searchable), on OpenSearch, which has no runtime
+    fields, they are kept in each document's _source but not indexed (dynamic: false)."""
+    settings: dict = {"index.mapping.total_fields.limit": 2000, "index.refresh_interval": "5s"}
+    if lifecycle and product == ELASTICSEARCH:
+        settings["index.lifecycle.name"] = lifecycle  # ISM policies name their indices themselves
     return {
         "index_patterns": [f"{prefix}-*"],
         "priority": 200,
         "version": TEMPLATE_VERSION,
-        "_meta": {"managed_by": "osla", "osla_version": __version__},
+        "_meta": {"managed_by": "osla", "osla_version": __version__, **({"lifecycle": lifecycle} if lifecycle else {})},
         "template": {
             "settings": settings,
-            # unknown fields become runtime fields: searchable, never a mapping conflict
-            "mappings": {"dynamic": "runtime", "date_detection": False, "properties": properties()},
+            "mappings": {"dynamic": "runtime" if product == ELASTICSEARCH else False, "date_detection": False,
+                         "properties": properties()},
         },
     }
 
 
-def setup(client, prefix: str = "openstack", retention_days: int | None = None) -> dict:
-    """Install (or replace: idempotent) the template, and a delete-after-N-days ILM policy."""
-    from elasticsearch import ApiError
-
+def setup(client: SearchClient, prefix: str = "openstack", retention_days: int | None = None) -> dict:
+    """Install (or replace: idempotent) the template, and a delete-after-N-days policy (ILM on
+    Elasticsearch, ISM on OpenSearch)."""
     lifecycle = None
     if retention_days is not None:
         if retention_days < 1:
             raise EsError("--retention-days must be at least 1")
         lifecycle = f"{prefix}-retention"
-        policy = {"phases": {"hot": {"actions": {}},
-                             "delete": {"min_age": f"{retention_days}d", "actions": {"delete": {}}}}}
         try:
-            client.ilm.put_lifecycle(name=lifecycle, policy=policy)
-        except ApiError as exc:
-            if exc.meta.status in (400, 404, 405):
-                raise EsError("this server has no index lifecycle management (ILM), so no retention was set "
-                              "(OpenSearch uses ISM policies instead); nothing was changed") from None
-            raise
-    client.indices.put_index_template(name=prefix, **index_template(prefix, lifecycle))
-    return {"template": prefix, "index_patterns": [f"{prefix}-*"], "lifecycle": lifecycle,
-            "version": TEMPLATE_VERSION}
+            client.put_retention(lifecycle, f"{prefix}-*", retention_days)
+        except NoLifecyclePlugin:
+            feature = ("Index State Management plugin (opensearch-index-management)" if client.is_opensearch
+                       else "index lifecycle management (ILM)")
+            raise EsError(f"this {client.info.title} has no {feature}, so no retention was set; nothing was "
+                          f"changed (run osla es setup without --retention-days, and delete old indices another "
+                          f"way)") from None
+    client.put_index_template(prefix, index_template(prefix, lifecycle, client.product))
+    return {"server": client.info.title, "template": prefix, "index_patterns": [f"{prefix}-*"],
+            "lifecycle": lifecycle, "version": TEMPLATE_VERSION}
 
 
-def ensure(client, prefix: str = "openstack") -> str | None:
+def ensure(client: SearchClient, prefix: str = "openstack") -> str | None:
     """Install the template if PREFIX has none, or upgrade one an older osla installed (keeping its
     retention policy). Returns what was done ('installed', 'upgraded') or None."""
-    from elasticsearch import NotFoundError
-
-    try:
-        found = client.indices.get_index_template(name=prefix)["index_templates"]
-    except NotFoundError:
-        found = []
-    if not found:
+    current = client.index_template(prefix)
+    if current is None:
         setup(client, prefix)
         return "installed"
-    current = found[0]["index_template"]
     if current.get("_meta", {}).get("managed_by") != "osla" or current.get("version", 0) >= TEMPLATE_VERSION:
         return None  # someone else's template, or already current
-    lifecycle = current.get("template", {}).get("settings", {}).get("index", {}).get("lifecycle", {}).get("name")
-    client.indices.put_index_template(name=prefix, **index_template(prefix, lifecycle))
+    lifecycle = (current.get("_meta", {}).get("lifecycle")
+                 or current.get("template", {}).get("settings", {}).get("index", {}).get("lifecycle", {}).get("name"))
+    client.put_index_template(prefix, index_template(prefix, lifecycle, client.product))
     return "upgraded"

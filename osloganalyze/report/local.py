@@ -46,12 +46,18 @@ def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | No
 
 def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Collector, Stats]:
     stats = Stats()
+    tally, collector = tally_events(_events(logfiles, period, tz, year, stats), period, rules, progress)
+    return tally, collector, stats
+
+
+def tally_events(events: Iterable[dict], period: Period, rules, progress=None) -> tuple[Tally, Collector]:
+    """The tables and findings of a stream of events (a tree's, or those rebuilt from another
+    shipper's documents) covering the baseline and the period."""
     tally = Tally(period)
     observer = Observer(tally, _keystone_matcher(rules))
     # the observer passes on only the period's events: no query to test them against again
-    collector = LocalEngine(rules).scan(observer.observe(_events(logfiles, period, tz, year, stats)),
-                                        progress=progress)
-    return tally, collector, stats
+    collector = LocalEngine(rules).scan(observer.observe(events), progress=progress)
+    return tally, collector
 
 
 def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int | None = None,

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from .. import schema
+from ..es.client import OPENSEARCH
 from ..query import SORT_FIELDS, EventQuery, order
 from ..sources.elasticsearch import SORT
 from ..times import stamp_of_millis
@@ -21,11 +22,17 @@ RULES_PER_COUNT = 8  # rules counted per request
 ESCALATION_BATCH = 1000  # correlation values per Elasticsearch terms query
 _MESSAGE_KEYWORD = f"{schema.MESSAGE}.{schema.EXACT_SUBFIELD}"
 # Hits whose signature is their masked message (no error type, no HTTP status) and whose message,
-# if any, is whole in its keyword (ignored values are listed in _ignored): the server can count
-# them by message, host and service. Retry loops make these most of a busy cloud's hits.
+# if any, is whole in its keyword: the server can count them by message, host and service. Retry
+# loops make these most of a busy cloud's hits. Values too long for their keyword (ignore_above)
+# are not indexed: Elasticsearch lists such fields in _ignored. OpenSearch does not, so there a
+# message is whole when its keyword exists, and an error type over 1,024 characters (no exception
+# name is) is not seen: its event is counted by message (README, "OpenSearch").
 _COUNTABLE = {"bool": {"must_not": [
     {"exists": {"field": schema.ERROR_TYPE}}, {"exists": {"field": schema.HTTP_STATUS}},
     {"terms": {"_ignored": [schema.ERROR_TYPE, _MESSAGE_KEYWORD]}}]}}
+_COUNTABLE_OPENSEARCH = {"bool": {"must_not": [
+    {"exists": {"field": schema.ERROR_TYPE}}, {"exists": {"field": schema.HTTP_STATUS}},
+    {"bool": {"filter": [{"exists": {"field": schema.MESSAGE}}], "must_not": [{"exists": {"field": _MESSAGE_KEYWORD}}]}}]}}
 COUNT_PAGE = 5000  # buckets per page (each page evaluates the rule over the range again)
 SLIM_PAGE = 10000  # events per page when only a few short fields come back
 HITS_PAGE = 2000  # events per page (a traceback with its event.original can be 40 kB: memory)
@@ -104,6 +111,7 @@ class ElasticsearchEngine:
     def __init__(self, rules: list[Rule], source):
         self.rules = rules
         self.source = source  # sources.elasticsearch.ElasticsearchSource
+        self.countable = _COUNTABLE_OPENSEARCH if source.product == OPENSEARCH else _COUNTABLE
 
     def query(self, rule: Rule, query: EventQuery | None = None, condition=None) -> dict:
         """The rule's search (its effective condition, or ``condition``) within ``query``."""
@@ -149,7 +157,7 @@ class ElasticsearchEngine:
             rules = {str(n): rule for n, rule in enumerate(self.rules[start:start + RULES_PER_COUNT])}  # valid keys
             answer = self.source.aggregate(scope, {"rules": {
                 "filters": {"filters": {n: compile_query(base_condition(rule)) for n, rule in rules.items()}},
-                "aggs": {"countable": {"filter": _COUNTABLE}}}})["rules"]["buckets"]
+                "aggs": {"countable": {"filter": self.countable}}}})["rules"]["buckets"]
             counts.update({rule.id: (answer[n]["doc_count"], answer[n]["countable"]["doc_count"])
                            for n, rule in rules.items()})
         return counts
@@ -161,7 +169,7 @@ class ElasticsearchEngine:
         are tested here, and the events left are fetched whole. Asked of the server, the
         superseding patterns walk their term dictionaries again for every page."""
         def narrowed(condition: dict) -> dict:
-            return {"bool": {"filter": [condition], "must_not": [_COUNTABLE]}} if uncountable else condition
+            return {"bool": {"filter": [condition], "must_not": [self.countable]}} if uncountable else condition
         if not rule.superseded_by:
             yield from self.source.search(narrowed(self.query(rule, query)), page_size=HITS_PAGE)
             return
@@ -176,7 +184,7 @@ class ElasticsearchEngine:
 
     def _count(self, rule: Rule, condition: dict, collector: Collector) -> None:
         """Add the rule's countable hits to ``collector`` as the server counts them."""
-        countable = {"bool": {"filter": [condition, _COUNTABLE]}}
+        countable = {"bool": {"filter": [condition, self.countable]}}
         groups: dict[str, list[dict]] = {}  # signature -> its buckets
         for b in self.source.composite(countable, _COUNT_BY, _COUNT_AGGS, COUNT_PAGE):
             groups.setdefault(signature({schema.MESSAGE: b["key"]["message"]}), []).append(b)

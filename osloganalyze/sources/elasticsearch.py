@@ -1,14 +1,29 @@
-"""Elasticsearch as a source: the same EventQuery as local trees, answered by the server."""
+"""A search server (Elasticsearch or OpenSearch) as a source: the same EventQuery as local
+trees, answered by the server through :class:`~osloganalyze.es.client.SearchClient`."""
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from .. import schema
 from ..query import SORT_FIELDS, EventQuery
 from ..times import stamp_of_millis, timed
+
+
+class SearchApi(Protocol):
+    """What a source asks of the server's client (:class:`osloganalyze.es.client.SearchClient`)."""
+
+    def search(self, index: str, body: dict, **params: Any) -> dict: ...
+
+    def mget(self, docs: list[dict]) -> dict: ...
+
+    def msearch(self, searches: list[dict]) -> dict: ...
+
+    @property
+    def product(self) -> str: ...
+
 
 SORT = [{name: {"order": "asc", "missing": "_first", "unmapped_type": "keyword"}} for name in SORT_FIELDS]
 log = logging.getLogger("osla.server")
@@ -22,19 +37,24 @@ class ElasticsearchSource:
     """Events in '<prefix>-*' indices. ``round_trips`` counts the requests made (threads may
     share one source)."""
 
-    def __init__(self, client: Any, prefix: str = "openstack", page_size: int = 5000):
+    def __init__(self, client: SearchApi, prefix: str = "openstack", page_size: int = 5000):
         self.client = client
         self.index = f"{prefix}-*"
         self.page_size = page_size
         self.round_trips = 0
         self._lock = threading.Lock()
 
-    def _call(self, what: str, method: Callable[..., Any], **request: Any) -> Any:
+    @property
+    def product(self) -> str:
+        """elasticsearch | opensearch: where a feature differs, what the server has."""
+        return self.client.product
+
+    def _call(self, what: str, method: Callable[..., Any], *args: Any, **params: Any) -> Any:
         """One round trip (counted; logged with its time under --debug)."""
         with self._lock:
             self.round_trips += 1
-        with timed(log, f"{what} {request.get('index', self.index)}"):
-            return method(**request)
+        with timed(log, f"{what} {self.index}"):
+            return method(*args, **params)
 
     def events(self, query: EventQuery, limit: int | None = None) -> list[dict]:
         return list(self.search(query.to_elasticsearch(), limit))
@@ -53,8 +73,8 @@ class ElasticsearchSource:
             if after is not None:
                 body["search_after"] = after
             if fields is not None:
-                body["source_includes"] = fields
-            hits = self._call("search", self.client.search, index=self.index, **_WHOLE, **body)["hits"]["hits"]
+                body["_source"] = fields
+            hits = self._call("search", self.client.search, self.index, body, **_WHOLE)["hits"]["hits"]
             for hit in hits:
                 yield (hit["_index"], hit["_id"], hit["_source"]) if addressed else hit["_source"]
             found += len(hits)
@@ -66,7 +86,7 @@ class ElasticsearchSource:
         """The events at these (index, id) addresses, in that order (one request); events
         deleted meanwhile are left out."""
         docs = self._call("mget", self.client.mget,
-                          docs=[{"_index": index, "_id": doc_id} for index, doc_id in addresses])["docs"]
+                          [{"_index": index, "_id": doc_id} for index, doc_id in addresses])["docs"]
         for doc in docs:
             if "error" in doc:
                 raise _response_error(doc)
@@ -83,7 +103,7 @@ class ElasticsearchSource:
                 if fields is not None:
                     body["_source"] = fields
                 searches += [{"index": self.index, **_WHOLE}, body]
-            for response in self._call("msearch", self.client.msearch, searches=searches)["responses"]:
+            for response in self._call("msearch", self.client.msearch, searches)["responses"]:
                 if "error" in response:
                     raise _response_error(response)
                 hits = response["hits"]["hits"]
@@ -99,8 +119,8 @@ class ElasticsearchSource:
 
     def aggregate(self, query: dict, aggs: dict) -> dict:
         """The aggregations of the events matching ``query`` (no events), in one round trip."""
-        return self._call("aggregate", self.client.search, index=self.index, **_WHOLE, size=0, track_total_hits=False,
-                          query=query, aggs=aggs).get("aggregations", {})
+        body = {"size": 0, "track_total_hits": False, "query": query, "aggs": aggs}
+        return self._call("aggregate", self.client.search, self.index, body, **_WHOLE).get("aggregations", {})
 
     def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
         """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
@@ -117,11 +137,8 @@ class ElasticsearchSource:
 
 
 def _response_error(response: dict) -> Exception:
-    """An msearch item's error as the client raises it for a lone search (status and reason)."""
-    from types import SimpleNamespace
+    """An msearch or mget item's error as one ServerError line (status and reason)."""
+    from ..errors import ServerError, server_reason
 
-    from elasticsearch import ApiError
-    error = response["error"] if isinstance(response["error"], dict) else {"reason": str(response["error"])}
-    return ApiError(str(error.get("reason") or error.get("type")),
-                    meta=SimpleNamespace(status=response.get("status")),  # type: ignore[arg-type]
-                    body={"error": error})
+    return ServerError(f"the server answered HTTP {response.get('status')} to one of the searches: "
+                       f"{server_reason(response['error'])}")

@@ -17,7 +17,8 @@ __all__ = ["BadId", "Searched", "classify", "triage_local", "triage_elasticsearc
 class Searched:
     """Where a triage looked, the same keys whatever the backend (stamps in UTC)."""
 
-    source: str  # files | elasticsearch
+    source: str  # files | elasticsearch (a search server, whichever product)
+    server: str | None = None  # the server's product and version: 'OpenSearch 2.19.6'
     files: int | None = None
     files_with_id: int | None = None
     index: str | None = None
@@ -28,7 +29,7 @@ class Searched:
     skipped: list[str] = field(default_factory=list)  # special files passed over on purpose
 
     def to_json(self) -> dict:
-        return {"source": self.source, "files": self.files, "files_with_id": self.files_with_id,
+        return {"source": self.source, "server": self.server, "files": self.files, "files_with_id": self.files_with_id,
                 "index": self.index, "from": self.first, "to": self.last}
 
 
@@ -76,14 +77,16 @@ def triage_local(paths: list[str], seed: str, rules: list | Callable[[], list], 
 
 
 def triage_elasticsearch(client, prefix: str, seed: str, rules, *, around: int = 600, hops: int = 3,
-                         max_ids: int = 50) -> dict:
+                         max_ids: int = 50, kolla=None) -> dict:
+    """The triage of ``seed`` on a server: osla's indices, or Kolla's (``kolla``: a
+    :class:`~osloganalyze.parse.documents.KollaEvents` over them)."""
     from .correlate import correlate
     from .remote import ElasticsearchFetcher
     from .view import build
 
-    fetcher = ElasticsearchFetcher(client, prefix)
+    fetcher = ElasticsearchFetcher(client, prefix, kolla=kolla)
     correlation = correlate(fetcher, seed, around=around, max_hops=hops, max_ids=max_ids)
-    searched = Searched("elasticsearch", index=f"{prefix}-*")
+    searched = Searched("elasticsearch", server=client.info.title, index=f"{prefix}-*")
     if not correlation.events:
         searched.first, searched.last = fetcher.time_range()
     searched.round_trips = fetcher.round_trips

@@ -75,7 +75,22 @@ def window(events: list[dict], around: int) -> tuple[str, str] | None:
 
 
 def _key(event: dict) -> tuple:
-    return (event.get(schema.HOST_NAME), event.get(schema.LOG_FILE_PATH), event.get(schema.LOG_OFFSET))
+    """One event, however often it is fetched: its file and byte offset, or, where the source
+    keeps no offsets (Fluentd's or Kolla's documents), its file, time, pid and first line."""
+    offset = event.get(schema.LOG_OFFSET)
+    if offset is not None:
+        return (event.get(schema.HOST_NAME), event.get(schema.LOG_FILE_PATH), offset)
+    return (event.get(schema.HOST_NAME), event.get(schema.LOG_FILE_PATH), event.get(schema.TIMESTAMP),
+            event.get(schema.PROCESS_PID), (event.get(schema.MESSAGE) or "").split("\n", 1)[0])
+
+
+def _keep(found: dict[tuple, dict], event: dict) -> None:
+    """Add an event once; a fuller copy (its stack trace rejoined from lines found together)
+    replaces a bare one."""
+    key = _key(event)
+    known = found.get(key)
+    if known is None or (event.get(schema.ERROR_STACK_TRACE) and not known.get(schema.ERROR_STACK_TRACE)):
+        found[key] = event
 
 
 _MENTION = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -149,7 +164,7 @@ def correlate(fetcher: Fetcher, seed: str, around: int = 600, max_hops: int = 3,
         hop += 1
         batch = sorted(fetcher.fetch(new_requests, set(), *span), key=_order)
         for event in batch:
-            found.setdefault(_key(event), event)
+            _keep(found, event)
         more_requests, more_instances = chase.learn(batch, hop)
         new_requests, new_instances = more_requests, new_instances | more_instances
     if new_requests:
@@ -157,7 +172,7 @@ def correlate(fetcher: Fetcher, seed: str, around: int = 600, max_hops: int = 3,
                              "(use --hops to go further)")
     if new_instances:  # what the request did to its instances (their other requests are not chased)
         for event in fetcher.fetch(set(), new_instances, *span):
-            found.setdefault(_key(event), event)
+            _keep(found, event)
     if chase.full:
         result.limits.append(f"stopped following at {max_ids} ids (use --max-ids to follow more)")
     result.events = sorted(found.values(), key=_order)

@@ -1,8 +1,11 @@
-"""Triage on Elasticsearch: the seed, each further hop, the instances and the nearby errors are
-one search each (one page of up to 10,000 events): 5 round trips with the default 3 hops."""
+"""Triage on a search server: the seed, each further hop, the instances and the nearby errors are
+one search each (one page of up to 10,000 events): 5 round trips with the default 3 hops. On
+Kolla's own indices (a fetcher given ``kolla``) the same searches go to Kolla's fields and osla's
+parser makes the events of the documents found."""
 from __future__ import annotations
 
 from .. import schema
+from ..parse.documents import KollaEvents
 from ..query import EventQuery
 from ..sources.elasticsearch import ElasticsearchSource
 
@@ -10,8 +13,9 @@ PAGE = 10000
 
 
 class ElasticsearchFetcher:
-    def __init__(self, client, prefix: str = "openstack"):
-        self.source = ElasticsearchSource(client, prefix, page_size=PAGE)
+    def __init__(self, client, prefix: str = "openstack", kolla: KollaEvents | None = None):
+        self.kolla = kolla
+        self.source: ElasticsearchSource | KollaEvents = kolla or ElasticsearchSource(client, prefix, page_size=PAGE)
         self.near: list[str] = []
 
     @property
@@ -43,6 +47,8 @@ class ElasticsearchFetcher:
         return self.source.events(EventQuery(levels=("ERROR", "CRITICAL"), since=since, until=until))
 
     def _near(self, kind: str, value: str) -> list[str]:
+        if not isinstance(self.source, ElasticsearchSource):
+            return self.source.near(value) if kind == "request" else []
         field = schema.REQUEST_ID if kind == "request" else schema.INSTANCE_UUID
         prefix = value[:12] if kind == "request" else value[:8]
         answer = self.source.aggregate({"prefix": {field: prefix}}, {"ids": {"terms": {"field": field, "size": 20}}})
