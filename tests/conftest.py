@@ -25,6 +25,21 @@ _CORPUS_ROOTS = {"CORPUS", "log_files", "snippet_blocks"}  # what tests/corpus.p
 def pytest_sessionstart(session):
     if not HAVE_CORPUS and os.environ.get("CI"):
         raise pytest.UsageError(f"the real-log corpus is not at {CORPUS} (set OSLA_CORPUS): CI must read it")
+    # `osla report PATH` keeps a state store by default: the suite's goes to a folder of its own
+    # (shared by its tests, so every local report also runs through the store), never /var/lib/osla
+    import tempfile
+    os.environ["OSLA_STATE_DIR"] = tempfile.mkdtemp(prefix="osla-test-state-")
+
+
+def pytest_sessionfinish(session):
+    state = os.environ.get("OSLA_STATE_DIR", "")
+    if state.startswith(tempfile_root()):
+        _remove(state)
+
+
+def tempfile_root() -> str:
+    import tempfile
+    return os.path.join(tempfile.gettempdir(), "osla-test-state-")
 
 
 def _names(node: ast.AST) -> set[str]:

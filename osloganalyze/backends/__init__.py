@@ -55,8 +55,10 @@ class Backend(Protocol):
                max_ids: int) -> dict:
         """The triage view of one request or instance (``rules`` loads the rules when needed)."""
 
-    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None) -> ReportInput:
-        """The tables and findings of a report period and its baseline."""
+    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None,
+               state: str | None = None) -> ReportInput:
+        """The tables and findings of a report period and its baseline (``state``: the folder of
+        a log tree's state store; a server keeps none)."""
 
     def time_range(self) -> tuple[str | None, str | None]:
         """The first and last event stamps there (UTC)."""

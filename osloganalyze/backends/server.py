@@ -126,7 +126,8 @@ class SearchServer:
             log.debug("triage: %d round trips in %.2f s", view["round_trips"], time.monotonic() - start)
         return view
 
-    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None) -> ReportInput:
+    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None,
+               state: str | None = None) -> ReportInput:
         from ..report.remote import RemoteTally
 
         if self.kolla() is not None:

@@ -49,14 +49,22 @@ class LogTree:
         log.debug("triage: %d events in %.2f s", view["summary"]["events"], time.monotonic() - start)
         return view
 
-    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None) -> ReportInput:
+    def report(self, period: Period, rules: list[Rule], progress: Progress | None = None,
+               state: str | None = None) -> ReportInput:
         from ..report.local import collect, spike_examples
+        from ..report.store import Store
 
         start = time.monotonic()
-        tally, collector, stats = collect(self.paths, period, rules, tz=self.tz, year=self.year, progress=progress)
+        store = Store(state) if state else None
+        try:
+            tally, collector, stats = collect(self.paths, period, rules, tz=self.tz, year=self.year, progress=progress,
+                                              store=store)
+        finally:
+            if store is not None:
+                store.close()
         log.debug("report tally: %d files, %d events in %.2f s", stats.files, stats.events, time.monotonic() - start)
-        return ReportInput(tally, collector, lambda spikes: spike_examples(tally, spikes), list(stats.errors),
-                           list(stats.skipped))
+        notes = (store.notes if store is not None else []) + list(stats.skipped)
+        return ReportInput(tally, collector, lambda spikes: spike_examples(tally, spikes), list(stats.errors), notes)
 
     def time_range(self) -> tuple[str | None, str | None]:
         from ..sources.local import Problems, log_paths

@@ -54,15 +54,21 @@ def _period(since: str, until: str | None, baseline: int):
 @click.option("--cloud", default=lambda: os.environ.get("OSLA_CLOUD") or socket.gethostname(), type=LABEL,
               help="Cloud name for the subject and title (env OSLA_CLOUD; default: this host's name).")
 @click.option("--kibana-url", type=HTTP_URL, help="Kibana base URL: each item gets a Discover link.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), envvar="OSLA_STATE_DIR",
+              help="Log trees: keep each night's tallies in DIR/report-state.sqlite3, so the next night reads only "
+                   "what it has not counted (default: /var/lib/osla for root and system users, else "
+                   "$XDG_STATE_HOME/osla; env OSLA_STATE_DIR).")
+@click.option("--no-state", is_flag=True, help="Log trees: read every baseline day from the files and keep nothing.")
 @rules_option
 def report_command(paths, since, until, baseline, html_file, as_text, as_json, recipients, smtp, security, smtp_user,
-                   insecure_smtp_auth, smtp_ca, sender, cloud, kibana_url, rules_dirs, **where):
+                   insecure_smtp_auth, smtp_ca, sender, cloud, kibana_url, state_dir, no_state, rules_dirs, **where):
     """The nightly report: new error signatures, spikes, HTTP 5xx rates, Keystone/Fernet
     failures, recurring tracebacks and rule findings of a period, against a baseline.
 
     PATH is a log tree (a node's /var/log, a bundle); with --es (or OSLA_ES_URL) and no
-    PATH, Elasticsearch counts with aggregations. Exit status: 0 nothing flagged,
-    1 something flagged, 2 error.
+    PATH, the server counts with aggregations. On a log tree the baseline comes from the state
+    store where it holds those hours (--state), from the files otherwise. Exit status: 0
+    nothing flagged, 1 something flagged, 2 error.
 
     \b
     Examples:
@@ -73,6 +79,7 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     """
     from ..report import build as building
     from ..report.build import Links
+    from ..report.store import default_dir
 
     if recipients and not smtp:
         raise Failure("--email needs --smtp HOST[:PORT]")
@@ -87,7 +94,8 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     backend = choose(paths, **where)
     progress = Progress("reading")
     try:
-        found = backend.report(period, rules, progress=progress.update)
+        state = None if no_state else (state_dir or str(default_dir()))
+        found = backend.report(period, rules, progress=progress.update, state=state)
         report = building.build(found.tally, found.collector.findings(), rules,
                                 Links(backend.triage_options(), kibana=kibana_url), cloud, backend.describe(),
                                 found.spike_examples)

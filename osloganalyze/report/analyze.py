@@ -165,32 +165,63 @@ def keystone(tally: Tally, findings: list[dict], titles: dict[str, str]) -> dict
     return {"counts": rows, "findings": tagged} if rows or tagged else {}
 
 
+# The chart's bucket for a period of up to N days: at most ~100 bars whatever the period
+CHART_BUCKETS = ((3, "hour"), (120, "day"), (1100, "week"), (None, "month"))
+_FREQ = {"hour": "h", "day": "D", "week": "W-MON", "month": "MS"}
+
+
+def chart_bucket(period_days: float) -> str:
+    return next(name for limit, name in CHART_BUCKETS if limit is None or period_days <= limit)
+
+
+def _bucket_starts(stamps: pd.Series, bucket: str) -> pd.Series:
+    if bucket == "hour":
+        return stamps.dt.floor("h")
+    days = stamps.dt.floor("D")
+    if bucket == "day":
+        return days
+    if bucket == "week":
+        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    return days - pd.to_timedelta(days.dt.day - 1, unit="D")
+
+
 def errors_per_service(tally: Tally, services: int = 6) -> dict:
-    """Chart data: errors per hour of the period for the busiest services, and the baseline's
-    mean for the same hours."""
+    """Chart data: errors per bucket of the period (hours for a day, days for months, weeks for
+    years: :data:`CHART_BUCKETS`) for the busiest services, and the baseline's mean for the same
+    buckets (per hour of day for hourly buckets, else the baseline's daily mean times the bucket's
+    days in the period)."""
     frame = _frame(((s, hour, n) for (s, _h, lv, hour), n in tally.levels.items() if lv != "WARNING"),
                    ["service", "hour", "count"])
     if frame.empty:
         return {}
     frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
     start, end = pd.Timestamp(tally.period.start), pd.Timestamp(tally.period.end)
-    hours = pd.date_range(start.floor("h"), end, freq="h", inclusive="left")
-    now = frame[frame["hour"] >= start]
+    bucket = chart_bucket((end - start) / pd.Timedelta(days=1))
+    first_bucket = _bucket_starts(pd.Series([start]), bucket).iloc[0]
+    starts = pd.date_range(first_bucket, end, freq=_FREQ[bucket], inclusive="left")
+    if len(starts) == 0 or starts[0] != first_bucket:
+        starts = starts.insert(0, first_bucket)
+    now = frame[frame["hour"] >= start].copy()
+    now["bucket"] = _bucket_starts(now["hour"], bucket)
     busiest = now.groupby("service")["count"].sum().sort_values(ascending=False).head(services)
     observed = set(baseline_days(tally))
     first = pd.Timestamp(tally.period.baseline_start)
     days = max(1, math.ceil(tally.period.baseline_days))
+    edges = [max(s, start) for s in starts] + [end]
     charts = {}
     for service in busiest.index:
-        series = now[now["service"] == service].groupby("hour")["count"].sum().reindex(hours, fill_value=0)
+        series = now[now["service"] == service].groupby("bucket")["count"].sum().reindex(starts, fill_value=0)
         past = frame[(frame["service"] == service) & (frame["hour"] < start)].groupby("hour")["count"].sum()
         mean = None
-        if observed:
+        if observed and bucket == "hour":
             mean = []
-            for h in hours:
+            for h in starts:
                 moments = [h - timedelta(days=k) for k in range(1, days + 1)]
                 samples = [past.get(m, 0) for m in moments if m >= first and m.strftime("%Y-%m-%d") in observed]
                 mean.append(round(float(sum(samples) / len(samples)), 2) if samples else None)
-        charts[service] = {"hours": [h.strftime("%Y-%m-%dT%H:00Z") for h in hours],
+        elif observed:
+            daily = float(past.sum()) / len(observed)
+            mean = [round(daily * (edges[i + 1] - edges[i]) / pd.Timedelta(days=1), 2) for i in range(len(starts))]
+        charts[service] = {"bucket": bucket, "starts": [h.strftime("%Y-%m-%dT%H:00Z") for h in starts],
                            "counts": [int(v) for v in series], "baseline": mean}
     return charts

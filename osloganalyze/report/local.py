@@ -3,8 +3,10 @@ are parsed (binary search on line timestamps), the files are shared over the mac
 and the rule engine runs on the period's events in the same pass."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+from .. import schema
 from ..parse import Stats, discover_into, parse_file, parse_range
 from ..rules.engine import LocalEngine, base_condition
 from ..rules.findings import Collector
@@ -13,8 +15,11 @@ from ..sources.local import LogFile, file_size
 from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
 from ..sources.seek import byte_span
 from . import analyze
-from .period import Period
+from .period import HOUR, Period, bucket
+from .store import FilePlan, HourRecorder, Store
 from .tally import Observer, Tally, keystone_rules
+
+log = logging.getLogger("osla")
 
 
 def _keystone_matcher(rules):
@@ -34,20 +39,53 @@ def spike_examples(tally: Tally, spikes: list[dict]) -> dict:
     return found
 
 
-def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats):
+def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year: int | None, stats: Stats):
+    """The events of the parts of a file that may hold events in ``ranges`` (a compressed file,
+    or one that cannot be seeked by time: all of it)."""
+    spans = [byte_span(logfile.path, since, until, tz) for since, until in ranges] if logfile.path != "-" else [None]
+    if any(span is None for span in spans):
+        yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+        return
+    merged: list[list[int]] = []
+    for start, end in sorted(span for span in spans if span is not None and span[1] > span[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if merged:
+        stats.files += 1
+    for start, end in merged:
+        yield from parse_range(logfile, start, end, tz=tz, year=year, stats=stats)
+
+
+def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats,
+            plans: dict[str, FilePlan] | None = None, recorded: list | None = None, keystone_match=None):
+    """The events of the baseline and the period; with ``plans`` (a state store's), only those
+    of the hours the store does not hold, each also counted per hour into ``recorded``."""
     for logfile in logfiles:
-        span = byte_span(logfile.path, period.baseline_start, period.end, tz) if logfile.path != "-" else None
-        if span is None:
-            yield from parse_file(logfile, tz=tz, year=year, stats=stats)
-        elif span[1] > span[0]:
-            stats.files += 1
-            yield from parse_range(logfile, span[0], span[1], tz=tz, year=year, stats=stats)
+        plan = plans.get(logfile.path) if plans is not None else None
+        if plan is None:
+            yield from _file_events(logfile, [(period.baseline_start, period.end)], tz, year, stats)
+            continue
+        recorder = HourRecorder(keystone_match) if plan.key is not None else None
+        for event in _file_events(logfile, plan.parse, tz, year, stats):
+            stamp = event.get(schema.TIMESTAMP)
+            if stamp is not None and period.where(stamp) is not None:
+                if bucket(stamp, HOUR) in plan.stored:
+                    continue  # counted by the store
+                if recorder is not None:
+                    recorder.record(event, stamp)
+            yield event
+        if recorder is not None and recorded is not None:
+            recorded.append((plan.key, plan.parse, plan.save_until, recorder.hours))
 
 
-def _share(logfiles, period, rules, tz, year, progress=None) -> tuple[Tally, Collector, Stats]:
+def _share(logfiles, period, rules, tz, year, progress=None, plans=None) -> tuple[Tally, Collector, Stats, list]:
     stats = Stats()
-    tally, collector = tally_events(_events(logfiles, period, tz, year, stats), period, rules, progress)
-    return tally, collector, stats
+    recorded: list = []
+    events = _events(logfiles, period, tz, year, stats, plans, recorded, _keystone_matcher(rules) if plans else None)
+    tally, collector = tally_events(events, period, rules, progress)
+    return tally, collector, stats, recorded
 
 
 def tally_events(events: Iterable[dict], period: Period, rules, progress=None) -> tuple[Tally, Collector]:
@@ -61,22 +99,32 @@ def tally_events(events: Iterable[dict], period: Period, rules, progress=None) -
 
 
 def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int | None = None,
-            progress=None, workers: int | None = None) -> tuple[Tally, Collector, Stats]:
+            progress=None, workers: int | None = None, store: Store | None = None) -> tuple[Tally, Collector, Stats]:
     """Parse, tally and judge a tree (``SourceError`` for a path that is not there). The files
     are shared over the cores (:func:`~osloganalyze.sources.pool.over_files`): how much of a
     file lies inside the period is known only once it is opened, so workers claim them one at
-    a time."""
+    a time. With a ``store``, the baseline hours it holds are taken from it, and what was parsed
+    is written to it."""
     tally, collector, stats = Tally(period), Collector(), Stats()
     logfiles = discover_into(stats, paths)
     sizes = [file_size(f.path) for f in logfiles]
+    plans = store.plan(logfiles, period) if store is not None else None
 
     def work(claimed, report):
-        result = _share(claimed, period, rules, tz, year, report)
+        result = _share(claimed, period, rules, tz, year, report, plans)
         report(result[0].period_events)  # the engine reports every 1,000 events: the last count
         return result
-    for part, found, read in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
-                                        progress=progress, workers=workers):
+    recorded: list = []
+    for part, found, read, files in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
+                                               progress=progress, workers=workers):
         tally.merge(part)
         collector.merge(found)
         stats.merge(read)
+        recorded.extend(files)
+    if store is not None and plans is not None:
+        for plan in plans.values():
+            for hour, counts in sorted(plan.stored.items()):
+                counts.add_into(tally, hour, "baseline")
+        written = store.save(recorded)
+        log.debug("state store: %d file-hours from it, %d written", sum(len(p.stored) for p in plans.values()), written)
     return tally, collector, stats

@@ -1,0 +1,278 @@
+"""The local report's state: each night's tallies kept per log file and hour in one SQLite file,
+so the next night takes its baseline from here and parses only what it has not counted.
+
+A file is known by its content, not its name or inode: host, service and a hash of its first line
+(a rotated ``nova-api.log.1`` is the same file as the ``nova-api.log`` it was, and so is the
+``nova-api.log.2.gz`` it becomes, though compressing gives it a new inode). For each file the
+store holds, per UTC hour, what the report counts of it (events, WARNING+ per service, host and
+level, error signatures with first/last seen, the Keystone kinds): an hour stored is an hour that
+file is never parsed for again, an hour missing (a file that grew, a baseline reaching further
+back) is parsed. The report period itself is always parsed (its rules run on the events).
+
+Safety: one transaction per run, written at the end (a run killed mid-way leaves the store as it
+was; SQLite rolls an interrupted write back on the next open); concurrent runs wait for each
+other's write (busy timeout); a store from another osla version, or one SQLite cannot read, is
+set aside and rebuilt, with a one-line note. Hours still being written (the last minutes before
+the run) are not stored.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from .. import __version__, schema
+from ..rules.signature import signature
+from ..sources.local import LogFile
+from ..times import event_stamp, event_time
+from .period import HOUR, Period, bucket
+from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, SignatureStat, Tally, is_keystone
+
+log = logging.getLogger("osla")
+STORE_FORMAT = 1
+FILE_NAME = "report-state.sqlite3"
+HEAD_BYTES = 4096  # a file's identity: the hash of its first line, read within these bytes
+SETTLE = 300  # seconds: hours ending less than this before the run are still being written
+
+
+def default_dir() -> Path:
+    """Where the state lives unless --state says: /var/lib/osla for root and system users (the
+    systemd unit, cron), else $XDG_STATE_HOME/osla (~/.local/state/osla)."""
+    if os.geteuid() < 1000:
+        return Path("/var/lib/osla")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "osla"
+
+
+def identity(logfile: LogFile) -> str | None:
+    """host, service and the hash of the first line; None when the file has no whole first
+    line yet (it is then always parsed) or cannot be read."""
+    if logfile.path == "-":
+        return None
+    try:
+        opener = gzip.open if logfile.path.endswith(".gz") else open
+        with opener(logfile.path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    newline = head.find(b"\n")
+    if newline < 0:
+        return None
+    digest = hashlib.sha256(head[:newline]).hexdigest()[:32]
+    return f"{logfile.host or ''}\0{logfile.service or ''}\0{digest}"
+
+
+@dataclass
+class HourCounts:
+    """What the report counts of one file in one hour (where-agnostic: it becomes baseline or
+    period when a report adds it to its Tally)."""
+
+    events: int = 0
+    levels: Counter = field(default_factory=Counter)  # (service, host, level) -> events
+    keystone: Counter = field(default_factory=Counter)  # kind -> events
+    signatures: dict = field(default_factory=dict)  # (service, signature) -> SignatureStat
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({
+            "events": self.events,
+            "levels": [[*key, n] for key, n in self.levels.items()],
+            "keystone": [[kind, n] for kind, n in self.keystone.items()],
+            "signatures": [[service, sig, s.count, s.first, s.last, dict(s.hosts), s.traceback, s.error_type,
+                            s.example, s.request_id, s.instance_uuid] for (service, sig), s in self.signatures.items()],
+        })
+
+    @classmethod
+    def of_json(cls, data: bytes) -> HourCounts:
+        raw = orjson.loads(data)
+        counts = cls(events=raw["events"], levels=Counter({tuple(row[:3]): row[3] for row in raw["levels"]}),
+                     keystone=Counter({kind: n for kind, n in raw["keystone"]}))
+        for service, sig, count, first, last, hosts, traceback, error_type, example, rid, iid in raw["signatures"]:
+            counts.signatures[(service, sig)] = SignatureStat(count, first, last, Counter(hosts), traceback, error_type,
+                                                              example, rid, iid)
+        return counts
+
+    def add_into(self, tally: Tally, hour: str, where: str) -> None:
+        """Count this hour into a report's tally, as the events would have been."""
+        tally.events += self.events
+        if where == "baseline":
+            tally.days[hour[:10]] += self.events
+        for (service, host, level), n in self.levels.items():
+            tally.levels[(service, host, level, hour)] += n
+        for kind, n in self.keystone.items():
+            tally.keystone[(where, hour, kind)] += n
+        for (service, sig), stat in self.signatures.items():
+            key = (where, service, sig)
+            if key in tally.signatures:
+                tally.signatures[key].merge(stat)
+            else:
+                tally.signatures[key] = SignatureStat(stat.count, stat.first, stat.last, Counter(stat.hosts),
+                                                      stat.traceback, stat.error_type, stat.example, stat.request_id,
+                                                      stat.instance_uuid)
+
+
+class HourRecorder:
+    """Counts a file's parsed events per hour, for the store (the same counts the report's
+    Observer makes; ``keystone_match`` as there)."""
+
+    def __init__(self, keystone_match):
+        self.keystone_match = keystone_match
+        self.hours: dict[str, HourCounts] = {}
+
+    def record(self, event: dict, stamp: str) -> None:
+        hour = bucket(stamp, HOUR)
+        counts = self.hours.get(hour)
+        if counts is None:
+            counts = self.hours[hour] = HourCounts()
+        counts.events += 1
+        level = event.get(schema.LOG_LEVEL)
+        service = event.get(schema.SERVICE_NAME) or "?"
+        host = event.get(schema.HOST_NAME) or "?"
+        counted = level in COUNTED_LEVELS
+        if counted:
+            counts.levels[(service, host, level)] += 1
+        if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
+            key = (service, signature(event))
+            stat = counts.signatures.get(key)
+            if stat is None:
+                stat = counts.signatures[key] = SignatureStat()
+            stat.add(1, stamp, stamp, {host: 1}, event)
+        keystone = is_keystone(service)
+        if keystone or counted:
+            for kind in self.keystone_match(event):
+                counts.keystone[kind] += 1
+            if event.get(schema.HTTP_STATUS) == 401 and keystone:
+                counts.keystone[HTTP_401] += 1
+
+
+@dataclass
+class FilePlan:
+    """What a night does with one file: the baseline hours it takes from the store, and the
+    time ranges it parses (the rest of the baseline, and the period)."""
+
+    key: str | None
+    stored: dict[str, HourCounts] = field(default_factory=dict)  # hour -> counts, from the store
+    parse: list[tuple[str, str]] = field(default_factory=list)  # [since, until) ranges to parse
+    save_until: str = ""  # hours before this are complete: they may be stored
+
+
+def hours_between(since: str, until: str) -> Iterator[str]:
+    moment = event_time(since).replace(minute=0, second=0, microsecond=0)
+    end = event_time(until)
+    while moment < end:
+        yield event_stamp(moment)
+        moment += timedelta(hours=1)
+
+
+def _runs(hours: list[str]) -> list[tuple[str, str]]:
+    """Consecutive hours as [since, until) ranges."""
+    runs: list[tuple[str, str]] = []
+    for hour in hours:
+        nxt = event_stamp(event_time(hour) + timedelta(hours=1))
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], nxt)
+        else:
+            runs.append((hour, nxt))
+    return runs
+
+
+class Store:
+    """The state file; ``notes`` says what a person should know (rebuilt, not writable)."""
+
+    def __init__(self, folder: Path | str):
+        self.path = Path(folder) / FILE_NAME
+        self.notes: list[str] = []
+        self.db: sqlite3.Connection | None = None
+        self.now = time.time()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            self.notes.append(f"no state store at {self.path} ({exc}): every baseline day is read from the files")
+            self.db = None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = self._connect()
+            found = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if found.get("format") == str(STORE_FORMAT) and found.get("osla") == __version__:
+                return db
+            db.close()
+            why = f"it was written by osla {found.get('osla', '?')}" if found else "it was incomplete"
+        except sqlite3.DatabaseError as exc:
+            why = f"SQLite could not read it: {exc}"
+        self._set_aside()
+        self.notes.append(f"state store {self.path} rebuilt ({why}): this night reads the whole baseline")
+        return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 120000")
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            db.close()
+            raise sqlite3.DatabaseError("integrity check failed")
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.execute("CREATE TABLE IF NOT EXISTS hours (file TEXT, hour TEXT, data BLOB, PRIMARY KEY (file, hour))"
+                       " WITHOUT ROWID")
+            if not db.execute("SELECT 1 FROM meta").fetchone():
+                db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", str(STORE_FORMAT)), ("osla", __version__)])
+        return db
+
+    def _set_aside(self) -> None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{self.path}{suffix}", f"{self.path}.old{suffix}")
+
+    def plan(self, logfiles: list[LogFile], period: Period) -> dict[str, FilePlan]:
+        """Per file path: the stored baseline hours and the ranges left to parse."""
+        settled = event_stamp(datetime.fromtimestamp(self.now - SETTLE, UTC))
+        plans = {}
+        for logfile in logfiles:
+            key = identity(logfile) if self.db is not None else None
+            plan = FilePlan(key, save_until=settled)
+            if key is not None and self.db is not None:
+                rows = self.db.execute("SELECT hour, data FROM hours WHERE file = ? AND hour >= ? AND hour < ?",
+                                       (key, period.baseline_start, period.start)).fetchall()
+                plan.stored = {hour: HourCounts.of_json(data) for hour, data in rows}
+            missing = [h for h in hours_between(period.baseline_start, period.start) if h not in plan.stored]
+            plan.parse = _runs(missing) + [(period.start, period.end)]
+            plans[logfile.path] = plan
+        return plans
+
+    def save(self, recorded: Iterable[tuple[str, list[tuple[str, str]], str, dict[str, HourCounts]]]) -> int:
+        """Store each file's parsed hours: (key, the ranges parsed, save_until, hour -> counts).
+        Every hour of a parsed range that has ended is stored, empty ones too (an hour stored
+        is an hour known). Returns the hours written."""
+        if self.db is None:
+            return 0
+        rows = []
+        for key, ranges, save_until, hours in recorded:
+            for since, until in ranges:
+                for hour in hours_between(since, min(until, save_until)):
+                    if event_stamp(event_time(hour) + timedelta(hours=1)) <= save_until:
+                        rows.append((key, hour, (hours.get(hour) or HourCounts()).to_json()))
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            self.notes.append(f"state store {self.path} not updated ({exc}): the next night reads these days again")
+            return 0
+        return len(rows)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None

@@ -1,0 +1,149 @@
+"""The local report's state store: the report from the store equals the report from the files,
+whatever happened to the files or the store between two nights."""
+import gzip
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from click.testing import CliRunner
+from corpus import CORPUS
+
+from osloganalyze.cli import main
+from osloganalyze.parse import Stats, discover_into
+from osloganalyze.report.analyze import chart_bucket
+from osloganalyze.report.period import Period
+from osloganalyze.report.store import FILE_NAME, HourCounts, Store
+from osloganalyze.report.tally import SignatureStat
+
+UFORIA = CORPUS / "uforia-OpenStackForensics"
+APRIL_17 = ["--since", "2014-04-17", "--until", "2014-04-18", "--baseline", "7d"]
+APRIL_21 = ["--since", "2014-04-21", "--until", "2014-04-23", "--baseline", "7d"]
+
+
+def report(tree, window, *args):
+    result = CliRunner().invoke(main, ["report", str(tree), *window, "--json", *args], catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout), result.stderr
+
+
+def comparable(data):
+    from test_report import _comparable
+    return _comparable(data)
+
+
+def stored_hours(state):
+    with sqlite3.connect(state / FILE_NAME) as db:
+        return db.execute("SELECT count(*), count(DISTINCT file) FROM hours").fetchone()
+
+
+def test_the_second_night_takes_its_baseline_from_the_store_and_gives_the_same_report(tmp_path):
+    state = tmp_path / "state"
+    files, _ = report(UFORIA, APRIL_17, "--no-state")
+    first, _ = report(UFORIA, APRIL_17, "--state", state)
+    rows, known = stored_hours(state)
+    assert known >= 10 and rows == known * 8 * 24  # the 7-day baseline and the day, every hour of each file
+    period = Period("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z", "2014-04-10T00:00:00.000Z")
+    plans = Store(state).plan(discover_into(Stats(), [str(UFORIA)]), period)
+    assert all(len(p.stored) == 7 * 24 and p.parse == [("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z")]
+               for p in plans.values() if p.key)
+    second, _ = report(UFORIA, APRIL_17, "--state", state)
+    assert comparable(first) == comparable(files) == comparable(second)
+    assert files["new_signatures"] and files["spikes"] and files["tracebacks"]
+    later, _ = report(UFORIA, APRIL_21, "--state", state)  # a later night: some baseline stored, some not
+    assert comparable(later) == comparable(report(UFORIA, APRIL_21, "--no-state")[0])
+
+
+def _split_by_day(source, day):
+    """A file's lines before ``day`` and from it (as a log rotated at midnight holds them)."""
+    before, after = [], []
+    for line in source.read_text().splitlines(keepends=True):
+        (after if line[:10] >= day else before).append(line)
+    return "".join(before), "".join(after)
+
+
+def test_rotation_and_compression_between_two_nights_count_nothing_twice(tmp_path):
+    tree = tmp_path / "node" / "var/log/nova"
+    tree.mkdir(parents=True)
+    state = tmp_path / "state"
+    old, new = _split_by_day(UFORIA / "var/log/nova/nova-api.log", "2014-04-18")
+    assert old and new
+    (tree / "nova-api.log").write_text(old)
+    report(tmp_path / "node", APRIL_17, "--state", state)  # night 1: the live file
+    (tree / "nova-api.log").rename(tree / "nova-api.log.1")  # logrotate: the file moves, a new one starts
+    (tree / "nova-api.log").write_text(new)
+    second, _ = report(tmp_path / "node", APRIL_21, "--state", state)
+    assert comparable(second) == comparable(report(tmp_path / "node", APRIL_21, "--no-state")[0])
+    with open(tree / "nova-api.log.1", "rb") as plain, gzip.open(tree / "nova-api.log.2.gz", "wb") as packed:
+        shutil.copyfileobj(plain, packed)  # the next rotation compresses it: a new inode, the same content
+    (tree / "nova-api.log.1").unlink()
+    third, _ = report(tmp_path / "node", APRIL_21, "--state", state)
+    assert comparable(third) == comparable(second)
+    assert second["baseline"]["days_with_logs"] and second["new_signatures"] is not None
+
+
+def test_a_store_from_another_version_or_unreadable_is_rebuilt_with_a_note(tmp_path):
+    state = tmp_path / "state"
+    files, _ = report(UFORIA, APRIL_17, "--no-state")
+    report(UFORIA, APRIL_17, "--state", state)
+    with sqlite3.connect(state / FILE_NAME) as db:
+        db.execute("UPDATE meta SET value = '0.1.0' WHERE key = 'osla'")
+    again, said = report(UFORIA, APRIL_17, "--state", state)
+    assert comparable(again) == comparable(files)
+    assert f"osla: note: state store {state / FILE_NAME} rebuilt (it was written by osla 0.1.0)" in said
+    data = (state / FILE_NAME).read_bytes()
+    (state / FILE_NAME).write_bytes(data[:len(data) // 3] + b"\0garbage" * 512)  # a torn, overwritten file
+    torn, said = report(UFORIA, APRIL_17, "--state", state)
+    assert comparable(torn) == comparable(files)
+    assert "rebuilt (SQLite could not read it" in said and said.count("\n") <= 2
+    (state / FILE_NAME).write_bytes(b"not a database at all" * 100)
+    _, said = report(UFORIA, APRIL_17, "--state", state)
+    assert "rebuilt (SQLite could not read it" in said
+
+
+def _osla(*args):
+    return subprocess.Popen([sys.executable, "-m", "osloganalyze", "report", *map(str, args), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_runs_killed_mid_way_and_two_at_once_leave_a_store_that_gives_the_same_report(tmp_path):
+    state = tmp_path / "state"
+    files, _ = report(UFORIA, APRIL_21, "--no-state")
+    for delay in (0.4, 0.8, 1.2, 1.6, 2.0):  # kill -9 at several points of a run, writing or not
+        proc = _osla(UFORIA, *APRIL_21, "--state", state)
+        time.sleep(delay)
+        proc.kill()
+        proc.communicate()
+    both = [_osla(UFORIA, *APRIL_21, "--state", state) for _ in range(2)]  # two at once
+    outputs = [proc.communicate(timeout=300) for proc in both]
+    assert [proc.returncode for proc in both] == [1, 1], outputs
+    for out, err in outputs:
+        assert comparable(json.loads(out)) == comparable(files), err
+    assert comparable(report(UFORIA, APRIL_21, "--state", state)[0]) == comparable(files)
+
+
+def test_hour_counts_survive_the_store_and_buckets_follow_the_period():
+    counts = HourCounts(events=3)
+    counts.levels[("nova-api", "c1", "ERROR")] += 2
+    counts.keystone["http-401"] += 1
+    counts.signatures[("nova-api", "E: x")] = SignatureStat(2, "2024-05-01T10:00:00.000Z", "2024-05-01T10:30:00.000Z",
+                                                            Counter({"c1": 2}), True, "E", "x", "req-1", None)
+    again = HourCounts.of_json(counts.to_json())
+    assert again == counts
+    assert [chart_bucket(days) for days in (1, 3, 4, 120, 121, 1100, 3650)] == \
+        ["hour", "hour", "day", "day", "week", "week", "month"]
+
+
+def test_a_ten_year_period_draws_a_bounded_readable_chart(tmp_path):
+    out = tmp_path / "long.html"
+    result = CliRunner().invoke(main, ["report", "samples/live-migration", "--since", "2005-11-01", "--until",
+                                       "2015-10-30", "--html", str(out), "--json", "--no-state"])
+    assert result.exit_code == 1, result.output
+    charts = json.loads(result.stdout)["charts"]
+    assert {c["bucket"] for c in charts.values()} == {"month"}
+    assert all(len(c["starts"]) <= 125 and sum(c["counts"]) > 0 for c in charts.values())
+    assert out.read_text().count('src="data:image/png;base64,') == len(charts) >= 1
+    assert "errors per month" in out.read_text()
