@@ -80,3 +80,18 @@ def test_real_process_and_closed_pipe(tmp_path):
                           capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["message"] == "boom"
     assert "Traceback" not in proc.stderr
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    import sys
+
+    from osloganalyze.cli.common import colour_wanted
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert colour_wanted()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not colour_wanted()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    monkeypatch.delenv("NO_COLOR")
+    assert not colour_wanted()

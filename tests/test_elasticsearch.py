@@ -438,3 +438,20 @@ def test_retention_on_opensearch_is_an_ism_policy_set_idempotently():
     template = next(body for method, path, body in stand_in.requests if path.startswith("/_index_template/"))
     assert template["template"]["mappings"]["dynamic"] is False  # no runtime fields on OpenSearch
     assert "index.lifecycle.name" not in template["template"]["settings"]  # ISM names its indices itself
+
+
+def test_a_prefix_with_no_indices_gives_an_empty_scan_and_report(es_url):
+    """A new cluster before anything was shipped, or a mistyped prefix: the server answers
+    aggregations over no index without them; scan and report say the window holds no events
+    (exit 3: no logs is not a clean bill of health)."""
+    assert osla("es", "setup", "--es", es_url, "--prefix", "fresh").exit_code == 0
+    scan = osla("scan", "--es", es_url, "--prefix", "fresh", "--json")
+    assert scan.exit_code == 3, scan.output
+    assert json.loads(scan.stdout)["summary"]["findings"] == 0 and json.loads(scan.stdout)["summary"]["events"] == 0
+    assert "osla: note: no events from the start to now in " in scan.stderr
+    assert "fresh-*, which holds no timestamped events at all (exit 3)" in scan.stderr
+    report = osla("report", "--es", es_url, "--prefix", "fresh", "--since", "2024-05-01", "--until", "2024-05-02",
+                  "--json")
+    assert report.exit_code == 3, report.output
+    assert json.loads(report.stdout)["totals"]["events"] == 0
+    assert "no events from 2024-05-01T00:00:00.000Z to 2024-05-02T00:00:00.000Z in " in report.stderr

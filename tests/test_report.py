@@ -245,15 +245,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         assert message in result.stderr, (args, result.stderr)
 
 
-def test_nothing_flagged_exits_0(tmp_path):
-    result = osla("report", _tree(tmp_path), "--since", "2030-01-01", "--until", "2030-01-02")
-    assert result.exit_code == 0 and "Nothing flagged." in result.stdout
+def test_nothing_flagged_exits_0_and_no_events_exits_3(tmp_path):
+    quiet = tmp_path / "quiet" / "var" / "log" / "nova"
+    quiet.mkdir(parents=True)
+    (quiet / "nova-api.log").write_text("".join(
+        f"2024-05-01 {h:02d}:00:00.000 7 INFO nova.api.openstack [-] all well {h}\n" for h in range(24)))
+    result = osla("report", tmp_path / "quiet", "--since", "2024-05-01", "--until", "2024-05-02")
+    assert result.exit_code == 0 and "Nothing flagged." in result.stdout, result.output
+    empty = osla("report", _tree(tmp_path), "--since", "2030-01-01", "--until", "2030-01-02")
+    assert empty.exit_code == 3 and "osla: note: no events from 2030-01-01T00:00:00.000Z to 2030-01-02T00:00:00.000Z" \
+        in empty.stderr
 
 
 def test_html_file_is_self_contained(tmp_path):
     out = tmp_path / "report.html"
     result = osla("report", _tree(tmp_path), *MAY_2, "--html", out)
-    assert result.exit_code == 1 and result.stdout == ""
+    assert result.exit_code == 1 and result.stdout == "" and f"osla: wrote {out}" in result.stderr
     html = out.read_text()
     assert html.count('src="data:image/png;base64,') == 1 and "cid:" not in html
     assert "&lt;script&gt;" in html and "<script" not in html and TOKEN not in html

@@ -147,3 +147,16 @@ def test_a_ten_year_period_draws_a_bounded_readable_chart(tmp_path):
     assert all(len(c["starts"]) <= 125 and sum(c["counts"]) > 0 for c in charts.values())
     assert out.read_text().count('src="data:image/png;base64,') == len(charts) >= 1
     assert "errors per month" in out.read_text()
+
+
+def test_a_window_without_events_says_what_the_logs_cover_and_exits_3(tmp_path):
+    """`osla report PATH` with the default --since 24h on last week's logs (here: 2015's) is not a
+    clean bill of health: it says which window was empty and when the logs are from."""
+    for command in (["report", "samples/live-migration", "--since", "24h", "--no-state"],
+                    ["scan", "samples/live-migration", "--since", "24h"]):
+        result = CliRunner().invoke(main, command, catch_exceptions=False)
+        assert result.exit_code == 3, result.output
+        note = [line for line in result.stderr.splitlines() if line.startswith("osla: note: no events from ")]
+        assert len(note) == 1 and "its logs run from 2015-10-29T10:51:09.000Z to 2015-10-29T10:51:27.000Z" in note[0]
+    inside = CliRunner().invoke(main, ["scan", "samples/live-migration", "--since", "2015-10-29"])
+    assert inside.exit_code == 1

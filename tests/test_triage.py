@@ -83,6 +83,9 @@ def test_html_page_is_self_contained_and_escaped(tmp_path):
     page = tmp_path / "triage.html"
     result = osla("triage", FAILED, "--logs", BUNDLE, "--html", str(page))
     assert result.exit_code == 1
+    # the terminal gets the verdict and where the page is, not the whole triage again
+    assert result.stdout.startswith("Verdict: ") and result.stdout.count("\n") <= 2
+    assert f"osla: wrote {page}" in result.stderr
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "Verdict: probable bug in nova-api" in html
     assert not re.search(r"""<(?:script|link|img)[^>]+(?:src|href)=["']?https?:""", html)

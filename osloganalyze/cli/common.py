@@ -104,6 +104,29 @@ def es_client(es_urls=(), es_user=None, es_password=None, es_ca=None, es_api_key
     return connect(settings), settings
 
 
+NO_EVENTS = 3  # exit status of scan and report when the window holds no events
+
+
+def colour_wanted() -> bool:
+    """Colour on a terminal, unless NO_COLOR is set to anything (https://no-color.org)."""
+    import os
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def no_events(backend, since: str | None, until: str | None) -> str:
+    """The note for a window without events: which window, and what time the logs cover."""
+    window = f"from {since or 'the start'} to {until or 'now'}"
+    try:
+        first, last = backend.time_range()
+    except OslaError:
+        first = last = None
+    where = backend.describe()
+    if first is None:
+        return f"no events {window} in {where}, which holds no timestamped events at all (exit {NO_EVENTS})"
+    return (f"no events {window} in {where}: its logs run from {first} to {last}; give --since/--until "
+            f"inside that (exit {NO_EVENTS})")
+
+
 def rules_option(command):
     """--rules DIR (repeatable): the operator's own rule files, added to the built-in ones."""
     return click.option("--rules", "rules_dirs", multiple=True, type=click.Path(file_okay=False),

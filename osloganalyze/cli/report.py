@@ -1,6 +1,7 @@
 """``osla report``: the nightly anomaly report (text, HTML, email).
 
-Exit status for cron and systemd: 0 nothing flagged, 1 something flagged, 2 error.
+Exit status for cron and systemd: 0 nothing flagged, 1 something flagged, 2 error, 3 no events in
+the period (no logs: not a clean bill of health).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from .backend import backend_options, choose
-from .common import Failure, Progress, loaded_rules, moment, rules_option, say
+from .common import NO_EVENTS, Failure, Progress, loaded_rules, moment, no_events, rules_option, say
 from .types import DURATION, EMAIL_ADDRESS, HOST_OPTIONAL_PORT, HTTP_URL, LABEL
 
 
@@ -68,7 +69,8 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     PATH is a log tree (a node's /var/log, a bundle); with --es (or OSLA_ES_URL) and no
     PATH, the server counts with aggregations. On a log tree the baseline comes from the state
     store where it holds those hours (--state), from the files otherwise. Exit status: 0
-    nothing flagged, 1 something flagged, 2 error.
+    nothing flagged, 1 something flagged, 2 error, 3 no events in the period (it says what
+    time the logs cover).
 
     \b
     Examples:
@@ -110,6 +112,9 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
         for error in found.read_errors[:10]:
             say("error", error)
         sys.exit(2)
+    if found.tally.period_events == 0:
+        say("note", no_events(backend, period.start, period.end))
+        sys.exit(NO_EVENTS)
     sys.exit(1 if building.flagged(report) else 0)
 
 
@@ -124,6 +129,7 @@ def _outputs(report, html_file, as_text, as_json, recipients, smtp, security, sm
                 out.write(render.html(report, images))
         except OSError as exc:
             raise Failure(f"cannot write {html_file}: {exc.strerror or exc}") from None
+        click.echo(f"osla: wrote {html_file}", err=True)
     if as_json:
         click.echo(json.dumps(render.scrub(report), ensure_ascii=False))
     elif as_text or not (html_file or recipients):

@@ -1,6 +1,7 @@
 """``osla scan``: run the rules over logs (a local tree or Elasticsearch) and list findings.
 
-Exit status for cron and monitoring: 0 no finding, 1 findings, 2 error.
+Exit status for cron and monitoring: 0 no finding, 1 findings, 2 error, 3 no events in the
+window (no logs there: not a clean bill of health).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..query import EventQuery
 from ..rules.model import SEVERITIES, SEVERITY_RANK
 from ..times import event_stamp
 from .backend import backend_options, choose
-from .common import Failure, Progress, loaded_rules, moment, rules_option, say
+from .common import NO_EVENTS, Failure, Progress, loaded_rules, moment, no_events, rules_option, say
 from .types import HOST_PORT
 
 
@@ -51,7 +52,7 @@ def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_sev
 
     Each finding has a count, first and last seen, services, hosts, a few
     request ids (for osla triage) and one example. Exit status: 0 no finding,
-    1 findings, 2 error.
+    1 findings, 2 error, 3 no events in the window (it says what time the logs cover).
 
     \b
     Examples:
@@ -93,6 +94,9 @@ def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_sev
         for error in result.read_errors[:10]:
             say("error", error)
         sys.exit(2)
+    if result.collector.events == 0:
+        say("note", no_events(backend, query.since, query.until))
+        sys.exit(NO_EVENTS)
     sys.exit(1 if findings else 0)
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .backend import backend_options, choose
-from .common import Failure, loaded_rules, rules_option
+from .common import Failure, colour_wanted, loaded_rules, rules_option
 from .types import DURATION
 
 
@@ -80,5 +80,8 @@ def _show(view: dict, as_json: bool, html_file: str | None) -> None:
             raise Failure(f"cannot write {html_file}: {exc.strerror or exc}") from None
     if as_json:
         click.echo(json.dumps(view, ensure_ascii=False))
+    elif html_file:  # the page has the rest: the verdict, and where the page is
+        click.echo(text(view, colour=colour_wanted()).split("\n", 1)[0])
+        click.echo(f"osla: wrote {html_file}", err=True)
     else:
-        click.echo(text(view, colour=sys.stdout.isatty()), nl=False)
+        click.echo(text(view, colour=colour_wanted()), nl=False)

@@ -59,40 +59,49 @@ def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year:
 
 
 def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats,
-            plans: dict[str, FilePlan] | None = None, recorded: list | None = None, keystone_match=None):
-    """The events of the baseline and the period; with ``plans`` (a state store's), only those
-    of the hours the store does not hold, each also counted per hour into ``recorded``."""
+            plans: dict[str, FilePlan] | None = None, store: Store | None = None, tally: Tally | None = None,
+            keystone_match=None):
+    """The events of the baseline and the period. With a state store's ``plans``: only those of
+    the hours the store does not hold; each file's baseline events are counted per hour (into
+    ``tally``, and into the store with its period's), and only the period's are passed on."""
     for logfile in logfiles:
         plan = plans.get(logfile.path) if plans is not None else None
-        if plan is None:
+        if plan is None or store is None or tally is None:
             yield from _file_events(logfile, [(period.baseline_start, period.end)], tz, year, stats)
             continue
-        recorder = HourRecorder(keystone_match) if plan.key is not None else None
+        store.add_stored(plan, period, tally)
+        recorder = HourRecorder(keystone_match)
         for event in _file_events(logfile, plan.parse, tz, year, stats):
             stamp = event.get(schema.TIMESTAMP)
-            if stamp is not None and period.where(stamp) is not None:
-                if bucket(stamp, HOUR) in plan.stored:
-                    continue  # counted by the store
-                if recorder is not None:
-                    recorder.record(event, stamp)
-            yield event
-        if recorder is not None and recorded is not None:
-            recorded.append((plan.key, plan.parse, plan.save_until, recorder.hours))
+            where = period.where(stamp)
+            if where is None:
+                continue
+            if bucket(stamp, HOUR) in plan.stored:
+                continue  # counted by the store
+            recorder.record(event, stamp)
+            if where == "period":
+                yield event
+        for hour, counts in recorder.hours.items():  # the period's hours too: the observer leaves them
+            counts.add_into(tally, hour, "baseline" if hour < period.start else "period")
+        if plan.key is not None:
+            store.save_file(plan.key, plan.parse, plan.save_until, recorder.hours)
 
 
-def _share(logfiles, period, rules, tz, year, progress=None, plans=None) -> tuple[Tally, Collector, Stats, list]:
+def _share(logfiles, period, rules, tz, year, progress=None, plans=None, store=None) -> tuple[Tally, Collector, Stats]:
     stats = Stats()
-    recorded: list = []
-    events = _events(logfiles, period, tz, year, stats, plans, recorded, _keystone_matcher(rules) if plans else None)
-    tally, collector = tally_events(events, period, rules, progress)
-    return tally, collector, stats, recorded
-
-
-def tally_events(events: Iterable[dict], period: Period, rules, progress=None) -> tuple[Tally, Collector]:
-    """The tables and findings of a stream of events (a tree's, or those rebuilt from another
-    shipper's documents) covering the baseline and the period."""
     tally = Tally(period)
-    observer = Observer(tally, _keystone_matcher(rules))
+    events = _events(logfiles, period, tz, year, stats, plans, store, tally, _keystone_matcher(rules))
+    tally, collector = tally_events(events, period, rules, progress, tally, counted_elsewhere=store is not None)
+    return tally, collector, stats
+
+
+def tally_events(events: Iterable[dict], period: Period, rules, progress=None, tally: Tally | None = None,
+                 counted_elsewhere: bool = False) -> tuple[Tally, Collector]:
+    """The tables and findings of a stream of events (a tree's, or those rebuilt from another
+    shipper's documents) covering the baseline and the period (counted into ``tally``, if given;
+    ``counted_elsewhere``: see :class:`~.tally.Observer`)."""
+    tally = tally if tally is not None else Tally(period)
+    observer = Observer(tally, _keystone_matcher(rules), counted_elsewhere)
     # the observer passes on only the period's events: no query to test them against again
     collector = LocalEngine(rules).scan(observer.observe(events), progress=progress)
     return tally, collector
@@ -111,20 +120,14 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
     plans = store.plan(logfiles, period) if store is not None else None
 
     def work(claimed, report):
-        result = _share(claimed, period, rules, tz, year, report, plans)
+        result = _share(claimed, period, rules, tz, year, report, plans, store)
         report(result[0].period_events)  # the engine reports every 1,000 events: the last count
         return result
-    recorded: list = []
-    for part, found, read, files in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
-                                               progress=progress, workers=workers):
+    for part, found, read in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
+                                        progress=progress, workers=workers):
         tally.merge(part)
         collector.merge(found)
         stats.merge(read)
-        recorded.extend(files)
-    if store is not None and plans is not None:
-        for plan in plans.values():
-            for hour, counts in sorted(plan.stored.items()):
-                counts.add_into(tally, hour, "baseline")
-        written = store.save(recorded)
-        log.debug("state store: %d file-hours from it, %d written", sum(len(p.stored) for p in plans.values()), written)
+    if plans is not None:
+        log.debug("state store: %d file-hours from it", sum(len(p.stored) for p in plans.values()))
     return tally, collector, stats

@@ -9,11 +9,13 @@ level, error signatures with first/last seen, the Keystone kinds): an hour store
 file is never parsed for again, an hour missing (a file that grew, a baseline reaching further
 back) is parsed. The report period itself is always parsed (its rules run on the events).
 
-Safety: one transaction per run, written at the end (a run killed mid-way leaves the store as it
-was; SQLite rolls an interrupted write back on the next open); concurrent runs wait for each
-other's write (busy timeout); a store from another osla version, or one SQLite cannot read, is
-set aside and rebuilt, with a one-line note. Hours still being written (the last minutes before
-the run) are not stored.
+Safety: each file's hours are written in one transaction once the file is read (a run killed
+mid-way leaves every file either as it was or complete; SQLite rolls an interrupted write back on
+the next open); the report's workers and concurrent runs wait for each other's writes (WAL, busy
+timeout); a store from another osla version, or one SQLite cannot read, is set aside and rebuilt,
+with a one-line note. Hours still being written (the last minutes before the run) are not stored.
+Nothing is held in memory but the file being read: stored hours are added to the tally as they
+are read from the store.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,7 +163,7 @@ class FilePlan:
     time ranges it parses (the rest of the baseline, and the period)."""
 
     key: str | None
-    stored: dict[str, HourCounts] = field(default_factory=dict)  # hour -> counts, from the store
+    stored: set[str] = field(default_factory=set)  # baseline hours the store holds
     parse: list[tuple[str, str]] = field(default_factory=list)  # [since, until) ranges to parse
     save_until: str = ""  # hours before this are complete: they may be stored
 
@@ -192,14 +194,29 @@ class Store:
     def __init__(self, folder: Path | str):
         self.path = Path(folder) / FILE_NAME
         self.notes: list[str] = []
-        self.db: sqlite3.Connection | None = None
+        self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self.usable = False
         self.now = time.time()
+        self.rows_written = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = self._open()
+            self._db = self._open()
+            self.usable = True
         except (OSError, sqlite3.Error) as exc:
             self.notes.append(f"no state store at {self.path} ({exc}): every baseline day is read from the files")
-            self.db = None
+
+    @property
+    def db(self) -> sqlite3.Connection | None:
+        """This process's connection (a forked worker opens its own: SQLite connections do not
+        cross a fork)."""
+        if not self.usable:
+            return None
+        if self._db is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._db = self._connect(check=False)
+            self.rows_written = 0
+        return self._db
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -215,12 +232,16 @@ class Store:
         self.notes.append(f"state store {self.path} rebuilt ({why}): this night reads the whole baseline")
         return self._connect()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, check: bool = True) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 120000")
+        if not check:
+            return db
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             db.close()
             raise sqlite3.DatabaseError("integrity check failed")
+        db.execute("PRAGMA journal_mode = WAL")  # readers and one writer at a time, the workers included
+        db.execute("PRAGMA synchronous = NORMAL")
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -236,43 +257,65 @@ class Store:
                 os.replace(f"{self.path}{suffix}", f"{self.path}.old{suffix}")
 
     def plan(self, logfiles: list[LogFile], period: Period) -> dict[str, FilePlan]:
-        """Per file path: the stored baseline hours and the ranges left to parse."""
+        """Per file path: the baseline hours the store holds, and the ranges left to parse."""
         settled = event_stamp(datetime.fromtimestamp(self.now - SETTLE, UTC))
         plans = {}
+        db = self.db
         for logfile in logfiles:
-            key = identity(logfile) if self.db is not None else None
+            key = identity(logfile) if db is not None else None
             plan = FilePlan(key, save_until=settled)
-            if key is not None and self.db is not None:
-                rows = self.db.execute("SELECT hour, data FROM hours WHERE file = ? AND hour >= ? AND hour < ?",
-                                       (key, period.baseline_start, period.start)).fetchall()
-                plan.stored = {hour: HourCounts.of_json(data) for hour, data in rows}
+            if key is not None and db is not None:
+                plan.stored = {hour for (hour,) in db.execute(
+                    "SELECT hour FROM hours WHERE file = ? AND hour >= ? AND hour < ?",
+                    (key, period.baseline_start, period.start))}
             missing = [h for h in hours_between(period.baseline_start, period.start) if h not in plan.stored]
             plan.parse = _runs(missing) + [(period.start, period.end)]
             plans[logfile.path] = plan
+        if self._db is not None:  # the workers fork next: each opens its own
+            self._db.close()
+            self._db = None
         return plans
 
-    def save(self, recorded: Iterable[tuple[str, list[tuple[str, str]], str, dict[str, HourCounts]]]) -> int:
-        """Store each file's parsed hours: (key, the ranges parsed, save_until, hour -> counts).
-        Every hour of a parsed range that has ended is stored, empty ones too (an hour stored
-        is an hour known). Returns the hours written."""
-        if self.db is None:
-            return 0
+    def add_stored(self, plan: FilePlan, period: Period, tally: Tally) -> None:
+        """Add the baseline hours the store holds for this file into ``tally``, row by row."""
+        db = self.db
+        if db is None or plan.key is None or not plan.stored:
+            return
+        for hour, data in db.execute("SELECT hour, data FROM hours WHERE file = ? AND hour >= ? AND hour < ?",
+                                     (plan.key, period.baseline_start, period.start)):
+            if hour in plan.stored:
+                HourCounts.of_json(data).add_into(tally, hour, "baseline")
+
+    def save_file(self, key: str, ranges: list[tuple[str, str]], save_until: str, hours: dict[str, HourCounts]) -> None:
+        """Store a file's parsed hours, in one transaction: every hour of a parsed range that has
+        ended, empty ones too (an hour stored is an hour known)."""
+        db = self.db
+        if db is None:
+            return
         rows = []
-        for key, ranges, save_until, hours in recorded:
-            for since, until in ranges:
-                for hour in hours_between(since, min(until, save_until)):
-                    if event_stamp(event_time(hour) + timedelta(hours=1)) <= save_until:
-                        rows.append((key, hour, (hours.get(hour) or HourCounts()).to_json()))
+        for since, until in ranges:
+            for hour in hours_between(since, min(until, save_until)):
+                if event_stamp(event_time(hour) + timedelta(hours=1)) <= save_until:
+                    counts = hours.get(hour)
+                    rows.append((key, hour, counts.to_json() if counts is not None else _EMPTY))
         try:
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?)", rows)
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?)", rows)
+            self.rows_written += len(rows)
         except sqlite3.Error as exc:
-            self.notes.append(f"state store {self.path} not updated ({exc}): the next night reads these days again")
-            return 0
-        return len(rows)
+            note = f"state store {self.path} not updated ({exc}): the next night reads these hours again"
+            if note not in self.notes:
+                self.notes.append(note)
+
+    def written(self) -> int:
+        """Rows this process wrote (the workers' are theirs)."""
+        return self.rows_written
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+_EMPTY = HourCounts().to_json()

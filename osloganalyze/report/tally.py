@@ -136,12 +136,19 @@ class Observer:
     """Counts parsed events into a Tally (the local source). ``keystone_match`` returns the ids
     of the keystone-tagged rules an event matches."""
 
-    def __init__(self, tally: Tally, keystone_match):
+    def __init__(self, tally: Tally, keystone_match, counted_elsewhere: bool = False):
+        """``counted_elsewhere``: the events are the period's, and their hourly counts (events,
+        levels, signatures, Keystone kinds) reach the tally another way (the state store's
+        per-file counts): only what is the period's alone is counted here."""
         self.tally = tally
         self.keystone_match = keystone_match
+        self.counted_elsewhere = counted_elsewhere
 
     def observe(self, events):
         """Count every event; yield those of the report period (for the rule engine)."""
+        if self.counted_elsewhere:
+            yield from self._period_only(events)
+            return
         tally, where_of = self.tally, self.tally.period.where
         for event in events:
             stamp = event.get(schema.TIMESTAMP)
@@ -175,3 +182,20 @@ class Observer:
                     tally.add_requests(service, endpoint(event.get(schema.HTTP_METHOD), event.get(schema.URL_ORIGINAL)),
                                        bucket(stamp, WINDOW), 1, int(status >= 500), event.get(schema.REQUEST_ID))
                 yield event
+
+    def _period_only(self, events):
+        """The period's events: request examples of WARNING+ hours, 5xx per endpoint window."""
+        tally = self.tally
+        for event in events:
+            stamp = event[schema.TIMESTAMP]
+            level = event.get(schema.LOG_LEVEL)
+            service = event.get(schema.SERVICE_NAME) or "?"
+            if level in COUNTED_LEVELS and event.get(schema.REQUEST_ID):
+                key = (service, event.get(schema.HOST_NAME) or "?", level_class(level), bucket(stamp, HOUR))
+                tally.level_examples.setdefault(key, event[schema.REQUEST_ID])
+            tally.period_events += 1
+            status = event.get(schema.HTTP_STATUS)
+            if status is not None:
+                tally.add_requests(service, endpoint(event.get(schema.HTTP_METHOD), event.get(schema.URL_ORIGINAL)),
+                                   bucket(stamp, WINDOW), 1, int(status >= 500), event.get(schema.REQUEST_ID))
+            yield event

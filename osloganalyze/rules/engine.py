@@ -85,12 +85,13 @@ class LocalEngine:
         # correlated events count from any service or host, but only inside the time range
         period = EventQuery(since=query.since, until=query.until) if query is not None else None
         rules, matcher = self.rules, self._matcher
-        seen = 0
+        seen = inside = 0
         for event in events:
             seen += 1
             if progress is not None and seen % 1000 == 0:
                 progress(seen)
             if query is None or query.matches(event):
+                inside += 1
                 for index in matcher(event):
                     collector.add(rules[index], event)
             elif period is not None and not period.matches(event):
@@ -98,7 +99,7 @@ class LocalEngine:
             for rule, same, test in self._escalations:
                 if test(event):
                     keys.setdefault(rule.id, set()).update(correlation_values(event, same))
-        collector.events = seen
+        collector.events = inside  # the events in the query's window (read: seen)
         return collector
 
 
@@ -141,7 +142,8 @@ class ElasticsearchEngine:
                     progress(collector.hits)
             if hit_keys:
                 collector.escalation_keys[rule.id] = self._escalating(rule, sorted(hit_keys), query)
-        collector.events = None  # the server does not say how many events it looked at
+        # the events the rules looked at: one count (a window without any is said, not a clean bill)
+        collector.events = self.source.count({"bool": {"filter": _scope(query)}})
         return collector
 
     def _hit_counts(self, query: EventQuery | None) -> dict[str, tuple[int, int]]:

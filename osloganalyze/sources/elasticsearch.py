@@ -117,10 +117,18 @@ class ElasticsearchSource:
         return (stamp_of_millis((aggs.get("from") or {}).get("value")),
                 stamp_of_millis((aggs.get("to") or {}).get("value")))
 
+    def count(self, query: dict) -> int:
+        """How many events match ``query`` (one round trip)."""
+        body = {"size": 0, "track_total_hits": True, "query": query}
+        return int(self._call("count", self.client.search, self.index, body, **_WHOLE)["hits"]["total"]["value"])
+
     def aggregate(self, query: dict, aggs: dict) -> dict:
         """The aggregations of the events matching ``query`` (no events), in one round trip."""
         body = {"size": 0, "track_total_hits": False, "query": query, "aggs": aggs}
-        return self._call("aggregate", self.client.search, self.index, body, **_WHOLE).get("aggregations", {})
+        answer = self._call("aggregate", self.client.search, self.index, body, **_WHOLE)
+        # no index matches (a new cluster before anything was shipped, a mistyped prefix): the
+        # server answers without aggregations; give them their empty shape
+        return answer.get("aggregations") or empty_aggregations(aggs)
 
     def composite(self, query: dict, sources: list[dict], aggs: dict | None = None, page: int = 1000) -> Iterator[dict]:
         """Every bucket of a composite aggregation over the events matching ``query``, page by page."""
@@ -134,6 +142,23 @@ class ElasticsearchSource:
             after = result.get("after_key")
             if not after or len(result["buckets"]) < page:
                 return
+
+
+def empty_aggregations(aggs: dict) -> dict:
+    """What aggregations answer over no documents, by their kind (filters keep their keys)."""
+    answer: dict = {}
+    for name, spec in aggs.items():
+        subs = spec.get("aggs") or spec.get("aggregations") or {}
+        if "filters" in spec:
+            keys = spec["filters"].get("filters") or {}
+            answer[name] = {"buckets": {key: {"doc_count": 0, **empty_aggregations(subs)} for key in keys}}
+        elif "filter" in spec:
+            answer[name] = {"doc_count": 0, **empty_aggregations(subs)}
+        elif any(kind in spec for kind in ("min", "max", "avg", "sum", "cardinality", "value_count")):
+            answer[name] = {"value": 0 if "value_count" in spec or "cardinality" in spec else None}
+        else:  # terms, composite, histograms: no buckets
+            answer[name] = {"buckets": []}
+    return answer
 
 
 def _response_error(response: dict) -> Exception:
