@@ -281,3 +281,23 @@ def test_a_server_answering_html_is_one_short_line():
     assert result.exit_code == 2 and len(result.stderr) < 300, result.stderr
     assert "not an Elasticsearch or OpenSearch API: the answer was an HTML page" in result.stderr
     assert "<p>" not in result.stderr
+
+
+def test_https_to_a_plain_http_server_says_so_not_the_certificate():
+    """`--es https://...` against a node that speaks plain HTTP (a real loopback HTTP server)."""
+    class Plain(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = osla("es", "check", "--es", f"https://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "it answers plain HTTP, not HTTPS (use http:// in the URL" in result.stderr, result.stderr
+    assert "certificate" not in result.stderr
