@@ -253,6 +253,8 @@ def test_check_command_passes_rendered_configs_and_catches_edits(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(f["regexps"] for f in report["files"]) == [4 * 2 + 1, 4 * 6 + 1]  # 4 per component + 1 filter
     assert any("no fluentd executable here" in note for note in report["notes"])
+    human = osla("fluentd", "check", str(out))  # regexps checked, no dry-run: not called "ok"
+    assert human.exit_code == 0 and human.stdout.startswith("PART ") and "\nok " not in human.stdout
     broken = out / "ctl-1.conf"
     text = broken.read_text()
     broken.write_text(text.replace("format_firstline /(\\A", "format_firstline /((\\A", 1))

@@ -73,6 +73,8 @@ def render_command(inventory_file, out, mode, discover_root, node):
 def check_command(directory, fluentd_bin, ruby_bin, as_json):
     """Check rendered configs: fluentd --dry-run where fluentd is installed, and every regexp
     in Ruby (Onigmo) against osla's Python parser on golden lines. Exit 1 on any problem.
+    A file is "ok" only when the dry-run passed too; "PART" when only its regexps could be
+    checked (no fluentd: give --fluentd).
 
     \b
     Example:
@@ -86,7 +88,7 @@ def check_command(directory, fluentd_bin, ruby_bin, as_json):
         click.echo(json.dumps({"files": [r.__dict__ for r in reports], "notes": notes}))
     else:
         for report in reports:
-            state = "FAIL" if report.problems else "ok"
+            state = "FAIL" if report.problems else ("ok" if report.dry_run == "passed" else "PART")
             click.echo(f"{state:<5}{report.path}: {report.regexps} regexps, dry-run {report.dry_run}")
             for problem in report.problems:
                 click.echo(f"      {problem}")
