@@ -259,9 +259,24 @@ def test_a_full_disk_on_stdout_is_one_line():
         assert "Traceback" not in result.stderr
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _es_check_against(handler, scheme: str):
+    """`osla es check` against a real loopback HTTP server answering with ``handler``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        return osla("es", "check", "--es", f"{scheme}://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+
+
 def test_a_server_answering_html_is_one_short_line():
     """A real HTTP server on loopback that is not Elasticsearch (a login page in front of it)."""
-    class Page(http.server.BaseHTTPRequestHandler):
+    class Page(_Quiet):
         def do_GET(self):  # noqa: N802 - http.server's name
             body = b"<!DOCTYPE html><html><body><h1>Sign in</h1>" + b"<p>lorem</p>" * 500 + b"</body></html>"
             self.send_response(404)
@@ -270,14 +285,7 @@ def test_a_server_answering_html_is_one_short_line():
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = osla("es", "check", "--es", f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
+    result = _es_check_against(Page, "http")
     assert result.exit_code == 2 and len(result.stderr) < 300, result.stderr
     assert "not an Elasticsearch or OpenSearch API: the answer was an HTML page" in result.stderr
     assert "<p>" not in result.stderr
@@ -285,19 +293,12 @@ def test_a_server_answering_html_is_one_short_line():
 
 def test_https_to_a_plain_http_server_says_so_not_the_certificate():
     """`--es https://...` against a node that speaks plain HTTP (a real loopback HTTP server)."""
-    class Plain(http.server.BaseHTTPRequestHandler):
+    class Plain(_Quiet):
         def do_GET(self):  # noqa: N802 - http.server's name
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Plain)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = osla("es", "check", "--es", f"https://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
+    result = _es_check_against(Plain, "https")
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "it answers plain HTTP, not HTTPS (use http:// in the URL" in result.stderr, result.stderr
     assert "certificate" not in result.stderr

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from ..errors import OslaError, ServerError, server_reason
 from ..times import timed
-from .client import TITLES, SearchClient, UnknownServer, open_client
+from .client import TITLES, SearchClient, UnknownServer, http_status, open_client
 
 CONFIG_PATHS = (Path.home() / ".config" / "osla" / "config.toml", Path("/etc/osla/config.toml"))
 _SECRET = ("password", "api_key")
@@ -219,10 +219,9 @@ def explain(exc: BaseException, settings: Settings) -> str:
                 f"(give the cluster's CA with --es-ca)")
     if isinstance(exc, (TransportConnectionError, OpenSearchConnection)):
         return f"cannot reach {server} at {where}: {_short(exc)}"
-    if isinstance(exc, ApiError):
-        return f"{server} at {where} answered HTTP {exc.meta.status}: {_reason(exc)}"
-    if isinstance(exc, OpenSearchTransport) and isinstance(exc.status_code, int):
-        return f"{server} at {where} answered HTTP {exc.status_code}: {_reason(exc)}"
+    status = http_status(exc) if isinstance(exc, (ApiError, OpenSearchTransport)) else None
+    if status is not None:
+        return f"{server} at {where} answered HTTP {status}: {_reason(exc)}"
     return f"{server} at {where}: {type(exc).__name__}: {_short(exc)}"
 
 
