@@ -16,8 +16,8 @@ from osloganalyze.cli import main
 from osloganalyze.parse import Stats, discover_into
 from osloganalyze.report.analyze import chart_bucket
 from osloganalyze.report.period import Period
-from osloganalyze.report.store import FILE_NAME, HourCounts, Store
-from osloganalyze.report.tally import SignatureStat
+from osloganalyze.report.store import FILE_NAME, Store
+from osloganalyze.report.tally import HourCounts, SignatureStat
 
 UFORIA = CORPUS / "uforia-OpenStackForensics"
 APRIL_17 = ["--since", "2014-04-17", "--until", "2014-04-18", "--baseline", "7d"]

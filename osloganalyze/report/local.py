@@ -16,8 +16,8 @@ from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
 from ..sources.seek import byte_span
 from . import analyze
 from .period import HOUR, Period, bucket
-from .store import FilePlan, HourRecorder, Store
-from .tally import Observer, Tally, keystone_rules
+from .store import FilePlan, Store
+from .tally import HourRecorder, Observer, Tally, keystone_rules
 
 log = logging.getLogger("osla")
 
@@ -58,50 +58,47 @@ def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year:
         yield from parse_range(logfile, start, end, tz=tz, year=year, stats=stats)
 
 
-def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats,
-            plans: dict[str, FilePlan] | None = None, store: Store | None = None, tally: Tally | None = None,
-            keystone_match=None):
-    """The events of the baseline and the period. With a state store's ``plans``: only those of
-    the hours the store does not hold; each file's baseline events are counted per hour (into
-    ``tally``, and into the store with its period's), and only the period's are passed on."""
+def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats, tally: Tally,
+            keystone_match, plans: dict[str, FilePlan] | None = None, store: Store | None = None):
+    """The period's events. Every event of baseline and period is counted per hour as its file
+    is read, into ``tally``; with a state store (``plans``, ``store``), the hours it holds are
+    taken from it instead of parsed, and each file's hours are written to it."""
+    whole = [(period.baseline_start, period.end)]
     for logfile in logfiles:
         plan = plans.get(logfile.path) if plans is not None else None
-        if plan is None or store is None or tally is None:
-            yield from _file_events(logfile, [(period.baseline_start, period.end)], tz, year, stats)
-            continue
-        store.add_stored(plan, period, tally)
+        if plan is not None and store is not None:
+            store.add_stored(plan, period, tally)
         recorder = HourRecorder(keystone_match)
-        for event in _file_events(logfile, plan.parse, tz, year, stats):
+        for event in _file_events(logfile, plan.parse if plan is not None else whole, tz, year, stats):
             stamp = event.get(schema.TIMESTAMP)
             where = period.where(stamp)
             if where is None:
                 continue
-            if bucket(stamp, HOUR) in plan.stored:
+            if plan is not None and bucket(stamp, HOUR) in plan.stored:
                 continue  # counted by the store
             recorder.record(event, stamp)
             if where == "period":
                 yield event
-        for hour, counts in recorder.hours.items():  # the period's hours too: the observer leaves them
-            counts.add_into(tally, hour, "baseline" if hour < period.start else "period")
-        if plan.key is not None:
+        recorder.add_into(tally)
+        if plan is not None and plan.key is not None and store is not None:
             store.save_file(plan.key, plan.parse, plan.save_until, recorder.hours)
 
 
 def _share(logfiles, period, rules, tz, year, progress=None, plans=None, store=None) -> tuple[Tally, Collector, Stats]:
     stats = Stats()
     tally = Tally(period)
-    events = _events(logfiles, period, tz, year, stats, plans, store, tally, _keystone_matcher(rules))
-    tally, collector = tally_events(events, period, rules, progress, tally, counted_elsewhere=store is not None)
+    events = _events(logfiles, period, tz, year, stats, tally, _keystone_matcher(rules), plans, store)
+    tally, collector = tally_events(events, period, rules, progress, tally, counted=False)
     return tally, collector, stats
 
 
 def tally_events(events: Iterable[dict], period: Period, rules, progress=None, tally: Tally | None = None,
-                 counted_elsewhere: bool = False) -> tuple[Tally, Collector]:
+                 counted: bool = True) -> tuple[Tally, Collector]:
     """The tables and findings of a stream of events (a tree's, or those rebuilt from another
     shipper's documents) covering the baseline and the period (counted into ``tally``, if given;
-    ``counted_elsewhere``: see :class:`~.tally.Observer`)."""
+    ``counted``: see :class:`~.tally.Observer`)."""
     tally = tally if tally is not None else Tally(period)
-    observer = Observer(tally, _keystone_matcher(rules), counted_elsewhere)
+    observer = Observer(tally, _keystone_matcher(rules), counted)
     # the observer passes on only the period's events: no query to test them against again
     collector = LocalEngine(rules).scan(observer.observe(events), progress=progress)
     return tally, collector

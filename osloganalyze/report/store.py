@@ -26,20 +26,16 @@ import logging
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-
-from .. import __version__, schema
-from ..rules.signature import signature
+from .. import __version__
 from ..sources.local import LogFile
 from ..times import event_stamp, event_time
-from .period import HOUR, Period, bucket
-from .tally import COUNTED_LEVELS, ERROR_LEVELS, HTTP_401, SignatureStat, Tally, is_keystone
+from .period import Period
+from .tally import HourCounts, Tally
 
 log = logging.getLogger("osla")
 STORE_FORMAT = 1
@@ -73,88 +69,6 @@ def identity(logfile: LogFile) -> str | None:
         return None
     digest = hashlib.sha256(head[:newline]).hexdigest()[:32]
     return f"{logfile.host or ''}\0{logfile.service or ''}\0{digest}"
-
-
-@dataclass
-class HourCounts:
-    """What the report counts of one file in one hour (where-agnostic: it becomes baseline or
-    period when a report adds it to its Tally)."""
-
-    events: int = 0
-    levels: Counter = field(default_factory=Counter)  # (service, host, level) -> events
-    keystone: Counter = field(default_factory=Counter)  # kind -> events
-    signatures: dict = field(default_factory=dict)  # (service, signature) -> SignatureStat
-
-    def to_json(self) -> bytes:
-        return orjson.dumps({
-            "events": self.events,
-            "levels": [[*key, n] for key, n in self.levels.items()],
-            "keystone": [[kind, n] for kind, n in self.keystone.items()],
-            "signatures": [[service, sig, s.count, s.first, s.last, dict(s.hosts), s.traceback, s.error_type,
-                            s.example, s.request_id, s.instance_uuid] for (service, sig), s in self.signatures.items()],
-        })
-
-    @classmethod
-    def of_json(cls, data: bytes) -> HourCounts:
-        raw = orjson.loads(data)
-        counts = cls(events=raw["events"], levels=Counter({tuple(row[:3]): row[3] for row in raw["levels"]}),
-                     keystone=Counter({kind: n for kind, n in raw["keystone"]}))
-        for service, sig, count, first, last, hosts, traceback, error_type, example, rid, iid in raw["signatures"]:
-            counts.signatures[(service, sig)] = SignatureStat(count, first, last, Counter(hosts), traceback, error_type,
-                                                              example, rid, iid)
-        return counts
-
-    def add_into(self, tally: Tally, hour: str, where: str) -> None:
-        """Count this hour into a report's tally, as the events would have been."""
-        tally.events += self.events
-        if where == "baseline":
-            tally.days[hour[:10]] += self.events
-        for (service, host, level), n in self.levels.items():
-            tally.levels[(service, host, level, hour)] += n
-        for kind, n in self.keystone.items():
-            tally.keystone[(where, hour, kind)] += n
-        for (service, sig), stat in self.signatures.items():
-            key = (where, service, sig)
-            if key in tally.signatures:
-                tally.signatures[key].merge(stat)
-            else:
-                tally.signatures[key] = SignatureStat(stat.count, stat.first, stat.last, Counter(stat.hosts),
-                                                      stat.traceback, stat.error_type, stat.example, stat.request_id,
-                                                      stat.instance_uuid)
-
-
-class HourRecorder:
-    """Counts a file's parsed events per hour, for the store (the same counts the report's
-    Observer makes; ``keystone_match`` as there)."""
-
-    def __init__(self, keystone_match):
-        self.keystone_match = keystone_match
-        self.hours: dict[str, HourCounts] = {}
-
-    def record(self, event: dict, stamp: str) -> None:
-        hour = bucket(stamp, HOUR)
-        counts = self.hours.get(hour)
-        if counts is None:
-            counts = self.hours[hour] = HourCounts()
-        counts.events += 1
-        level = event.get(schema.LOG_LEVEL)
-        service = event.get(schema.SERVICE_NAME) or "?"
-        host = event.get(schema.HOST_NAME) or "?"
-        counted = level in COUNTED_LEVELS
-        if counted:
-            counts.levels[(service, host, level)] += 1
-        if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
-            key = (service, signature(event))
-            stat = counts.signatures.get(key)
-            if stat is None:
-                stat = counts.signatures[key] = SignatureStat()
-            stat.add(1, stamp, stamp, {host: 1}, event)
-        keystone = is_keystone(service)
-        if keystone or counted:
-            for kind in self.keystone_match(event):
-                counts.keystone[kind] += 1
-            if event.get(schema.HTTP_STATUS) == 401 and keystone:
-                counts.keystone[HTTP_401] += 1
 
 
 @dataclass

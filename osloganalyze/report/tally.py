@@ -6,6 +6,8 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
+import orjson
+
 from .. import schema
 from ..redact import redact
 from ..rules.signature import mask_url, signature
@@ -132,62 +134,119 @@ class Tally:
                 self.signatures[key] = stat
 
 
-class Observer:
-    """Counts parsed events into a Tally (the local source). ``keystone_match`` returns the ids
-    of the keystone-tagged rules an event matches."""
+@dataclass
+class HourCounts:
+    """What a report counts of one hour of events (where-agnostic: it becomes baseline or
+    period when it is added to a Tally)."""
 
-    def __init__(self, tally: Tally, keystone_match, counted_elsewhere: bool = False):
-        """``counted_elsewhere``: the events are the period's, and their hourly counts (events,
-        levels, signatures, Keystone kinds) reach the tally another way (the state store's
-        per-file counts): only what is the period's alone is counted here."""
+    events: int = 0
+    levels: Counter = field(default_factory=Counter)  # (service, host, level) -> events
+    keystone: Counter = field(default_factory=Counter)  # kind -> events
+    signatures: dict = field(default_factory=dict)  # (service, signature) -> SignatureStat
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({
+            "events": self.events,
+            "levels": [[*key, n] for key, n in self.levels.items()],
+            "keystone": [[kind, n] for kind, n in self.keystone.items()],
+            "signatures": [[service, sig, s.count, s.first, s.last, dict(s.hosts), s.traceback, s.error_type,
+                            s.example, s.request_id, s.instance_uuid] for (service, sig), s in self.signatures.items()],
+        })
+
+    @classmethod
+    def of_json(cls, data: bytes) -> HourCounts:
+        raw = orjson.loads(data)
+        counts = cls(events=raw["events"], levels=Counter({tuple(row[:3]): row[3] for row in raw["levels"]}),
+                     keystone=Counter({kind: n for kind, n in raw["keystone"]}))
+        for service, sig, count, first, last, hosts, traceback, error_type, example, rid, iid in raw["signatures"]:
+            counts.signatures[(service, sig)] = SignatureStat(count, first, last, Counter(hosts), traceback, error_type,
+                                                              example, rid, iid)
+        return counts
+
+    def add_into(self, tally: Tally, hour: str, where: str) -> None:
+        """Count this hour into a report's tally, as the events would have been."""
+        tally.events += self.events
+        if where == "baseline":
+            tally.days[hour[:10]] += self.events
+        for (service, host, level), n in self.levels.items():
+            tally.levels[(service, host, level, hour)] += n
+        for kind, n in self.keystone.items():
+            tally.keystone[(where, hour, kind)] += n
+        for (service, sig), stat in self.signatures.items():
+            key = (where, service, sig)
+            if key in tally.signatures:
+                tally.signatures[key].merge(stat)
+            else:
+                tally.signatures[key] = SignatureStat(stat.count, stat.first, stat.last, Counter(stat.hosts),
+                                                      stat.traceback, stat.error_type, stat.example, stat.request_id,
+                                                      stat.instance_uuid)
+
+
+class HourRecorder:
+    """Counts events per hour: what a report counts of every event of its baseline and period
+    (the one place that counting is written; a state store keeps these counts per file).
+    ``keystone_match`` returns the ids of the keystone-tagged rules an event matches."""
+
+    def __init__(self, keystone_match):
+        self.keystone_match = keystone_match
+        self.hours: dict[str, HourCounts] = {}
+
+    def record(self, event: dict, stamp: str) -> None:
+        hour = bucket(stamp, HOUR)
+        counts = self.hours.get(hour)
+        if counts is None:
+            counts = self.hours[hour] = HourCounts()
+        counts.events += 1
+        level = event.get(schema.LOG_LEVEL)
+        service = event.get(schema.SERVICE_NAME) or "?"
+        host = event.get(schema.HOST_NAME) or "?"
+        counted = level in COUNTED_LEVELS
+        if counted:
+            counts.levels[(service, host, level)] += 1
+        if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
+            key = (service, signature(event))
+            stat = counts.signatures.get(key)
+            if stat is None:
+                stat = counts.signatures[key] = SignatureStat()
+            stat.add(1, stamp, stamp, {host: 1}, event)
+        keystone = is_keystone(service)
+        if keystone or counted:
+            for kind in self.keystone_match(event):
+                counts.keystone[kind] += 1
+            if event.get(schema.HTTP_STATUS) == 401 and keystone:
+                counts.keystone[HTTP_401] += 1
+
+    def add_into(self, tally: Tally) -> None:
+        """Add every hour counted into ``tally``, as baseline or period by its hour."""
+        for hour, counts in self.hours.items():
+            counts.add_into(tally, hour, "baseline" if hour < tally.period.start else "period")
+
+
+class Observer:
+    """Passes on the period's events (for the rule engine) and counts what a report counts of
+    them: every event of baseline and period per hour (:class:`HourRecorder`, added to the tally
+    once the events are all read), and what is the period's alone (request examples of WARNING+
+    hours, 5xx per endpoint window). ``counted=False``: the events are the period's and their
+    hours reach the tally another way (a log tree counts each file as it reads it)."""
+
+    def __init__(self, tally: Tally, keystone_match, counted: bool = True):
         self.tally = tally
         self.keystone_match = keystone_match
-        self.counted_elsewhere = counted_elsewhere
+        self.counted = counted
 
     def observe(self, events):
-        """Count every event; yield those of the report period (for the rule engine)."""
-        if self.counted_elsewhere:
-            yield from self._period_only(events)
-            return
+        """Yield the period's events; the counts are complete once this is exhausted."""
         tally, where_of = self.tally, self.tally.period.where
+        recorder = HourRecorder(self.keystone_match) if self.counted else None
         for event in events:
             stamp = event.get(schema.TIMESTAMP)
             where = where_of(stamp)
             if where is None:
                 continue
-            tally.events += 1
-            if where == "baseline":
-                tally.days[stamp[:10]] += 1
-            level = event.get(schema.LOG_LEVEL)
-            service = event.get(schema.SERVICE_NAME) or "?"
-            host = event.get(schema.HOST_NAME) or "?"
-            counted = level in COUNTED_LEVELS
-            keystone = is_keystone(service)
-            hour = bucket(stamp, HOUR) if counted or keystone else None
-            if counted:
-                tally.levels[(service, host, level, hour)] += 1
-                if where == "period" and event.get(schema.REQUEST_ID):
-                    tally.level_examples.setdefault((service, host, level_class(level), hour), event[schema.REQUEST_ID])
-            if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
-                tally.add_signature(where, service, signature(event), 1, stamp, stamp, {host: 1}, event)
-            status = event.get(schema.HTTP_STATUS)
-            if keystone or counted:
-                for kind in self.keystone_match(event):
-                    tally.keystone[(where, hour, kind)] += 1
-                if status == 401 and keystone:
-                    tally.keystone[(where, hour, HTTP_401)] += 1
-            if where == "period":
-                tally.period_events += 1
-                if status is not None:
-                    tally.add_requests(service, endpoint(event.get(schema.HTTP_METHOD), event.get(schema.URL_ORIGINAL)),
-                                       bucket(stamp, WINDOW), 1, int(status >= 500), event.get(schema.REQUEST_ID))
-                yield event
-
-    def _period_only(self, events):
-        """The period's events: request examples of WARNING+ hours, 5xx per endpoint window."""
-        tally = self.tally
-        for event in events:
-            stamp = event[schema.TIMESTAMP]
+            if recorder is not None:
+                recorder.record(event, stamp)
+            if where != "period":
+                continue
             level = event.get(schema.LOG_LEVEL)
             service = event.get(schema.SERVICE_NAME) or "?"
             if level in COUNTED_LEVELS and event.get(schema.REQUEST_ID):
@@ -199,3 +258,5 @@ class Observer:
                 tally.add_requests(service, endpoint(event.get(schema.HTTP_METHOD), event.get(schema.URL_ORIGINAL)),
                                    bucket(stamp, WINDOW), 1, int(status >= 500), event.get(schema.REQUEST_ID))
             yield event
+        if recorder is not None:
+            recorder.add_into(tally)
