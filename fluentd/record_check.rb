@@ -1,22 +1,15 @@
-# Evaluate the record_transformer <record> of a generated config on records, the way Fluentd's
-# RubyPlaceholderExpander does (enable_ruby, auto_typecast): one ${...} placeholder -> its value.
-# stdin: {"fields": [["name", "value"], ...], "records": [{...}, ...]}
-# stdout: [{"name": value, ...}, ...]
+# Run the osla_record filter plugin (rendered by `osla fluentd render`) on records in plain Ruby,
+# as the filter runs inside Fluentd: the other half of osla's field check (osloganalyze/fluentd/check.py).
+# argv: PLUGIN_FILE; stdin: {"node": "...", "records": [{"record": {...}, "time": seconds, "path": "..."}, ...]}
+# stdout: [[[seconds, {schema record}], ...], ...] (one list per input record)
 require "json"
-require "ostruct"
+load ARGV[0]
 
 input = JSON.parse($stdin.read)
-out = input["records"].map do |record|
-  scope = OpenStruct.new(record: record, time: Time.now)
-  input["fields"].to_h do |name, value|
-    single = value.match(/\A\$\{([^}]+)\}\z/)
-    if single
-      [name, scope.instance_eval { binding }.eval(single[1])]
-    elsif value.include?("${")
-      [name, scope.instance_eval { binding }.eval("\"" + value.gsub(/\$\{([^}]+)\}/, '#{\1}') + "\"")]
-    else
-      [name, value]
-    end
+shaper = OslaRecord::Shaper.new(input["node"])
+out = input["records"].map do |item|
+  shaper.shape(item["record"], Rational(item["time"].to_s), item["path"]).map do |moment, record|
+    [moment.to_f, record]
   end
 end
 puts JSON.generate(out)

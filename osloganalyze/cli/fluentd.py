@@ -51,7 +51,7 @@ def render_command(inventory_file, out, mode, discover_root, node):
             found = inv.discover(discover_root, inventory.backend if inventory else None, node)
             if inventory:
                 found.index_prefix, found.timezone = inventory.index_prefix, inventory.timezone
-                found.keep_secrets = inventory.keep_secrets
+                found.keep_secrets, found.state_dir = inventory.keep_secrets, inventory.state_dir
                 found.buffer, found.forward = inventory.buffer, inventory.forward
                 found.source = f"{inventory_file} + {found.source}"
             inventory = found
@@ -61,7 +61,7 @@ def render_command(inventory_file, out, mode, discover_root, node):
     for path in written:
         click.echo(path)
     configs = [path for path in written if path.endswith(".conf")]
-    plugin = "" if inventory.keep_secrets else f"; run fluentd with -p {Path(out) / 'plugin'} (osla's secrets filter)"
+    plugin = f"; run fluentd with -p {Path(out) / 'plugin'} (osla's filter plugins)"
     click.echo(f"{len(configs)} configs for {len(inventory.nodes)} nodes ({mode} mode){plugin}", err=True)
 
 

@@ -4,9 +4,10 @@
    "is not used" warning fails too (Fluentd only warns about unknown parameters).
 2. Every regexp in the file compiles in Ruby (Onigmo, what Fluentd runs).
 3. On golden lines (real lines of every shape, ``fluentd/golden-lines.txt``, or any lines given),
-   each regexp yields in Ruby exactly the named captures it yields in Python, and the record the
-   whole chain ships (format1, parser filter, record_transformer, evaluated in Ruby as Fluentd
-   evaluates them) has the fields osla's own parser gives the same line.
+   each regexp yields in Ruby exactly the named captures it yields in Python, and the records the
+   whole chain ships (format1, then the generated osla_record plugin, run in Ruby) are the events
+   osla's own parser makes of the same lines; on golden paths (``fluentd/golden-paths.txt``) the
+   plugin names every service as osla does.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .. import schema
 from ..errors import OslaError
 from ..resources import data_dir
 from .onigmo import group_name
-from .render import REGEXPS, SCRUB_PLUGIN, field_expressions, python_regexps, regexps
+from .render import RECORD_PLUGIN, REGEXPS, python_regexps, record_plugin, regexps
 
 _REGEXP_LINE = re.compile(r"^\s*(format_firstline|format\d+|expression)\s+(/.*/[imx]*)\s*$", re.M)
 
@@ -46,6 +47,30 @@ def regexps_in(text: str) -> list[tuple[str, str]]:
 def golden_lines() -> list[str]:
     text = (data_dir("fluentd") / "golden-lines.txt").read_text(encoding="utf-8")
     return [line for line in text.split("\n") if line and not line.startswith("#")]
+
+
+def golden_paths() -> list[str]:
+    text = (data_dir("fluentd") / "golden-paths.txt").read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line and not line.startswith("#")]
+
+
+def path_check(ruby: str, paths: list[str] | None = None) -> list[str]:
+    """Differences between the service.name the osla_record plugin gives a path (in Ruby) and
+    the one osla's parser gives it, on every layout osla names (``fluentd/golden-paths.txt``)."""
+    import tempfile
+
+    from ..sources.naming import service_for_path
+
+    paths = paths if paths is not None else golden_paths()
+    code = 'require "json"; load ARGV[0]; puts JSON.generate(JSON.parse(STDIN.read).map { |p| OslaRecord.service_for_path(p) })'
+    with tempfile.NamedTemporaryFile("w", suffix=".rb", encoding="utf-8") as plugin:
+        plugin.write(record_plugin())
+        plugin.flush()
+        proc = subprocess.run([ruby, "-e", code, plugin.name], input=json.dumps(paths), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
+    return [f"service.name of {path}: Fluentd {got!r} != osla {service_for_path(path)!r}"
+            for path, got in zip(paths, json.loads(proc.stdout)) if got != service_for_path(path)]
 
 
 def python_captures(alternatives: list[str], line: str, multiline: bool) -> dict | None:
@@ -77,7 +102,7 @@ def cross_check(lines: list[str], ruby: str, literals: dict[str, str] | None = N
     regexps (or the ``literals`` read from a file, matched to the roles they stand for)."""
     literals = literals or regexps()
     python = python_regexps()
-    multiline = {role: flag for role, (_, flag) in REGEXPS.items()}
+    multiline = {role: flag for role, (_, flag, _) in REGEXPS.items()}
     # compiled as Fluentd compiles them: the multiline parser's formats with Regexp::MULTILINE
     errors, matches = ruby_matches({role: literal + ("m" if multiline.get(role) else "")
                                     for role, literal in literals.items()}, lines, ruby)
@@ -93,8 +118,8 @@ def cross_check(lines: list[str], ruby: str, literals: dict[str, str] | None = N
 def plugin_dir(config: str) -> str | None:
     """The plugin folder osla rendered beside a config (its own folder or the one above)."""
     for folder in (Path(config).parent, Path(config).parent.parent):
-        if (folder / SCRUB_PLUGIN).is_file():
-            return str(folder / Path(SCRUB_PLUGIN).parent)
+        if (folder / RECORD_PLUGIN).is_file():
+            return str(folder / Path(RECORD_PLUGIN).parent)
     return None
 
 
@@ -146,7 +171,7 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
             if "record" in literals:  # and the fields the whole chain ships, record starts only
                 python = python_regexps()["firstline"]
                 starts = [line for line in lines if python_captures(python, line, False) is not None]
-                report.problems += field_check(starts, ruby)
+                report.problems += field_check(starts, ruby) + path_check(ruby)
         if fluentd:
             ok, message = dry_run(str(path), fluentd)
             report.dry_run = "passed" if ok else "failed"
@@ -156,52 +181,62 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
     return reports, notes
 
 
-# Fields a Fluentd record and osla's Python parser both set and must agree on for one line
-# (the time, the raw text and the file offset are set differently by design: Fluentd keeps the
-# event time, has no byte offsets and no event.original).
-COMPARED_LEAVE_OUT = {schema.TIMESTAMP, schema.EVENT_ORIGINAL, schema.LOG_OFFSET, schema.LOG_FILE_PATH, schema.TAGS}
+# Fields osla's parser sets that a Fluentd record cannot have: in_tail gives no byte offsets.
+COMPARED_LEAVE_OUT = {schema.LOG_OFFSET}
 
 
-def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[dict | None]:
-    """What a generated config makes of single-line records, emulated step by step in Ruby:
-    format1 (multiline parser), the request-line parser filter, then the
-    record_transformer. None where format1 does not match."""
+def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[list[dict] | None]:
+    """What a generated config ships for records (one or more lines each), emulated in Ruby step by
+    step: format1 (the multiline parser, as Fluentd joins a record's lines), then the osla_record
+    filter plugin itself. None where format1 does not match."""
+    import tempfile
+
+    from ..parse import parse_text
+    from ..times import event_time
+
     literal = regexps()
     _, first = ruby_matches({"record": literal["record"] + "m"}, lines, ruby)
-    records = []
-    for m in first:
-        records.append(None if m["record"] is None else dict(m["record"], _path=path))
-    for role in ("oslo_access",):  # the parser filter on the message (request lines)
-        messages = [r.get("message", "") if r else "" for r in records]
-        _, parsed = ruby_matches({role: literal[role]}, messages, ruby)
-        for record, m in zip(records, parsed):
-            if record is not None and m[role] is not None:
-                record.update(m[role])  # reserve_data: parsed keys over the record's
-    present = [r for r in records if r is not None]
-    fields = field_expressions(node)
-    script = data_dir("fluentd") / "record_check.rb"
-    proc = subprocess.run([ruby, str(script)], input=json.dumps({"fields": fields, "records": present}),
-                          capture_output=True, text=True)
+    items = []
+    for line, m in zip(lines, first):
+        if m["record"] is None:
+            continue
+        # the time Fluentd's parser gives the record (its _ts, read in the file's zone): osla's own
+        events = parse_text(line.split("\n", 1)[0] + "\n", path=path, host=node)
+        stamp = events[0].get(schema.TIMESTAMP) if events else None
+        moment = event_time(stamp).timestamp() if stamp else 0.0
+        items.append({"record": dict(m["record"], _path=path), "time": moment, "path": path})
+    with tempfile.NamedTemporaryFile("w", suffix=".rb", encoding="utf-8") as plugin:
+        plugin.write(record_plugin())
+        plugin.flush()
+        script = data_dir("fluentd") / "record_check.rb"
+        proc = subprocess.run([ruby, str(script), plugin.name], input=json.dumps({"node": node, "records": items}),
+                              capture_output=True, text=True)
     if proc.returncode != 0:
         raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
-    transformed = iter(json.loads(proc.stdout))
-    return [next(transformed) if r is not None else None for r in records]
+    shipped = iter(json.loads(proc.stdout))
+    return [[record for _, record in next(shipped)] if m["record"] is not None else None for m in first]
 
 
 def field_check(lines: list[str], ruby: str, path: str = "/var/log/nova/nova-api.log", node: str = "node-1") -> list[str]:
-    """Differences between the fields Fluentd would ship and osla's Python parser, line by line."""
+    """Differences between the records Fluentd would ship and osla's own events, record by record
+    (the same fields, the same values, the same types)."""
     from ..parse import parse_text
     from ..sources.naming import service_for_path
 
     problems = []
-    for line, record in zip(lines, fluentd_records(lines, ruby, path, node)):
-        if record is None:
+    for line, records in zip(lines, fluentd_records(lines, ruby, path, node)):
+        if records is None:
             continue
         events = parse_text(line + "\n", path=path, host=node, service=service_for_path(path))
-        expected = {k: v for k, v in (events[0] if events else {}).items() if k not in COMPARED_LEAVE_OUT}
-        got = {k: v for k, v in record.items() if v is not None and k not in COMPARED_LEAVE_OUT}
-        if {k: str(v) for k, v in got.items()} != {k: str(v) for k, v in expected.items()}:
-            keys = sorted(k for k in set(got) | set(expected) if str(got.get(k)) != str(expected.get(k)))
-            problems.append(f"fields on {line[:90]!r}: " + "; ".join(
-                f"{k}: Fluentd {got.get(k)!r} != osla {expected.get(k)!r}" for k in keys[:4]))
+        expected = [{k: v for k, v in event.items() if k not in COMPARED_LEAVE_OUT} for event in events]
+        got = [{k: v for k, v in record.items() if k != "_hash"} for record in records]
+        if got != expected:
+            for g, e in zip(got + [{}] * len(expected), expected + [{}] * len(got)):
+                keys = sorted(k for k in set(g) | set(e) if g.get(k) != e.get(k) or type(g.get(k)) is not type(e.get(k)))
+                if keys:
+                    problems.append(f"fields on {line[:90]!r}: " + "; ".join(
+                        f"{k}: Fluentd {g.get(k)!r} != osla {e.get(k)!r}" for k in keys[:4]))
+                    break
+            else:
+                problems.append(f"on {line[:90]!r}: Fluentd ships {len(got)} records, osla makes {len(expected)}")
     return problems

@@ -65,9 +65,10 @@ class Inventory:
     forward: dict = field(default_factory=dict)
     source: str = "inventory"
     keep_secrets: bool = False  # ship text as logged (default: the osla_scrub filter masks secrets)
+    state_dir: str = "/var/lib/fluentd"  # Fluentd's pos files, dead letters (and buffers unless buffer.path)
 
 
-BUFFER_DEFAULTS = {"path": "/var/lib/fluentd/buffer", "chunk_limit_size": "8MB", "total_limit_size": "2GB",
+BUFFER_DEFAULTS = {"path": None, "chunk_limit_size": "8MB", "total_limit_size": "2GB",
                    "flush_interval": "5s", "retry_max_interval": "30s", "retry_timeout": "24h",
                    "overflow_action": "block"}
 FORWARD_DEFAULTS = {"enabled": True, "bind": "127.0.0.1", "port": 24224}
@@ -101,7 +102,7 @@ def load(path: str, require_nodes: bool = True) -> Inventory:
         raise InventoryError(f"{path}: {message}")
 
     unknown = set(data) - {"backend", "nodes", "index_prefix", "timezone", "log_roots", "buffer", "forward",
-                           "keep_secrets"}
+                           "keep_secrets", "state_dir"}
     if unknown:
         fail(f"unknown key {sorted(unknown)[0]!r}")
     nodes = []
@@ -140,7 +141,13 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
     if not isinstance(roots, list) or not all(isinstance(r, str) and _SAFE_PATH.match(r) for r in roots):
         fail("log_roots must be a list of absolute paths (letters, digits, / . _ - only)")
     inventory.log_roots = tuple(roots)
+    state_dir = data.get("state_dir", inventory.state_dir)
+    if not isinstance(state_dir, str) or not _SAFE_PATH.match(state_dir):
+        fail("state_dir must be an absolute path (letters, digits, / . _ - only)")
+    inventory.state_dir = state_dir.rstrip("/") or "/"
     buffer = dict(BUFFER_DEFAULTS, **(data.get("buffer") or {}))
+    if buffer["path"] is None:
+        buffer["path"] = f"{inventory.state_dir}/buffer"
     unknown = set(buffer) - set(BUFFER_DEFAULTS)
     if unknown:
         fail(f"buffer: unknown key {sorted(unknown)[0]!r}")
@@ -233,6 +240,6 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
                                  None)
     inventory = Inventory(backend=backend, nodes=[Node(node or socket.gethostname(), tuple(components))],
                           log_roots=tuple(roots), source=f"discovered in {root}")
-    inventory.buffer = dict(BUFFER_DEFAULTS)
+    inventory.buffer = dict(BUFFER_DEFAULTS, path=f"{inventory.state_dir}/buffer")
     inventory.forward = dict(FORWARD_DEFAULTS)
     return inventory

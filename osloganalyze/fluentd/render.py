@@ -21,121 +21,115 @@ from ..times import fluentd_zone
 from .inventory import Inventory, InventoryError
 from .onigmo import group_name, to_ruby
 
-STATE_DIR = "/var/lib/fluentd"
-# The grok patterns the configs use, by role, and whether Fluentd matches them with
-# Regexp::MULTILINE ('.' across newlines: the multiline parser's formatN on a joined record).
+# The grok patterns the configs use, by role: (pattern, whether Fluentd matches it with
+# Regexp::MULTILINE ('.' across newlines: the multiline parser's formatN on a joined record),
+# whether the whole match is kept as ``_raw``, the record as logged: event.original).
 REGEXPS = {
-    "firstline": ("OSLO_FIRST_LINE", False),
-    "record": ("OSLO_LINE", True),
-    "apache_access": ("APACHE_ACCESS_LINE", False),
-    "uwsgi_access": ("UWSGI_ACCESS_LINE", False),
-    "debug_suffix": ("DEBUG_SUFFIX", False),  # applied to the message: ' func /path/file.py:NNN'
+    "firstline": ("OSLO_FIRST_LINE", False, False),
+    "record": ("OSLO_LINE", True, True),
+    "apache_access": ("APACHE_ACCESS_LINE", False, True),
+    "uwsgi_access": ("UWSGI_ACCESS_LINE", False, True),
 }
 ACCESS_IN_MESSAGE = ("ACCESS_STATUS_FORMAT", "ACCESS_EVENTLET_FORMAT")
 ACCESS_GLOBS = ("*access*.log",)
 UWSGI_GLOBS = ("*uwsgi*.log",)
-# oslo.log's exception prefix (old TRACE or ERROR, optional instance) before a traceback line
-_PREFIX = r"(?:\S+ \S+(?: \d+)? (?:TRACE|ERROR|CRITICAL) \S+ (?:\[instance: [0-9a-f-]+\] )?)?"
-# a traceback starts a line of the joined record (Ruby's ^ is a line anchor)
-TRACEBACK_START = "/^" + _PREFIX + r"Traceback \(most recent call last\):/"
+RAW = "_raw"
+
+
+def _expanded(role: str, library: PatternLibrary, python: bool) -> str:
+    name, multiline, whole = REGEXPS[role]
+    if not whole:
+        return library.expand(name)
+    if multiline:
+        return ("(?P<" if python else "(?<") + RAW + ">" + library.expand(name) + ")"
+    # an access log's line: the request's fields where it is one (the pattern may stop before the
+    # line does: uwsgi's '... (HTTP/1.1 200) 9 headers in ...'), else the line alone, which the
+    # osla_record filter ships tagged 'unmatched' (in_tail warns for each line no pattern matches)
+    return ("(?P<" if python else "(?<") + RAW + ">(?:" + library.expand(name) + ")?.*)"
 
 
 def regexps(library: PatternLibrary | None = None) -> dict[str, str]:
     """Every regexp of the configs, as the Ruby literals written into them."""
     library = library or PatternLibrary()
-    found = {role: to_ruby(library.expand(name)) for role, (name, _) in REGEXPS.items()}
-    alternatives = "|".join(f"(?:{library.expand(name)})" for name in ACCESS_IN_MESSAGE)
-    found["oslo_access"] = to_ruby(alternatives)
-    return found
+    return {role: to_ruby(_expanded(role, library, False)) for role in REGEXPS}
 
 
 def python_regexps(library: PatternLibrary | None = None) -> dict[str, list[str]]:
-    """The same regexps as Python sees them (for the cross-check): alternatives are kept apart,
-    since Python refuses a group name twice; the first that matches is the alternation's match."""
+    """The same regexps as Python sees them (for the cross-check), as lists of alternatives (the
+    first that matches is the alternation's match)."""
     library = library or PatternLibrary()
-    found = {role: [library.expand(name)] for role, (name, _) in REGEXPS.items()}
-    found["oslo_access"] = [library.expand(name) for name in ACCESS_IN_MESSAGE]
-    return found
+    return {role: [_expanded(role, library, True)] for role in REGEXPS}
 
 
-def _captures(library: PatternLibrary) -> list[str]:
-    names = []
-    for role, (name, _) in REGEXPS.items():
-        if role != "debug_suffix":  # read inside the record_transformer, see field_expressions
-            names += library.captures(name)
-    for name in ACCESS_IN_MESSAGE:
-        names += library.captures(name)
-    return sorted({group_name(c) for c in names})
+def _kind(field: str) -> str:
+    """How osla's parser converts a capture into ``field`` (parse/lines.py's _plan)."""
+    if field == schema.LOG_LEVEL:
+        return "level"
+    if field in schema.INTEGER_FIELDS:
+        return "int"
+    if field in schema.CONTEXT_FIELDS:
+        return "ctx"
+    return "str"
 
 
-def _ruby_string(value: str) -> str:
-    return json.dumps(value)  # a JSON string literal is a valid Ruby double-quoted string here
+# every schema field the osla_record filter names, by the key it uses for it
+PLUGIN_FIELDS = {
+    "timestamp": schema.TIMESTAMP, "host": schema.HOST_NAME, "service": schema.SERVICE_NAME,
+    "path": schema.LOG_FILE_PATH, "message": schema.MESSAGE, "original": schema.EVENT_ORIGINAL,
+    "level": schema.LOG_LEVEL, "logger": schema.LOG_LOGGER, "pid": schema.PROCESS_PID,
+    "stack_trace": schema.ERROR_STACK_TRACE, "error_type": schema.ERROR_TYPE, "error_message": schema.ERROR_MESSAGE,
+    "tags": schema.TAGS, "duration": schema.EVENT_DURATION, "source_address": schema.SOURCE_ADDRESS,
+    "source_ip": schema.SOURCE_IP,
+}
+# the patterns whose captures the filter converts
+_CONVERTED = ("OSLO_LINE", "DEBUG_ORIGIN", "DEVSTACK_DEBUG_SUFFIX", "APACHE_ACCESS_LINE", "UWSGI_ACCESS_LINE",
+              *ACCESS_IN_MESSAGE)
 
 
-def field_expressions(node: str, library: PatternLibrary | None = None) -> list[tuple[str, str]]:
-    """(schema field, record_transformer expression) for every field the configs' captures fill.
-    As in osla's parser, only DEBUG records have their origin suffix (' function /path/file.py:NNN')
-    taken off the message into log.origin.*, with the DEBUG_SUFFIX pattern."""
+def record_plugin(library: PatternLibrary | None = None) -> str:
+    """The osla_record filter plugin (Ruby): the parsers' captures -> osla's event schema, compiled
+    once at load (a record_transformer re-evaluated ~35 expressions from text per record)."""
+    from ..parse import lines, records, tracebacks
+    from ..sources import naming
+
     library = library or PatternLibrary()
-    captures = _captures(library)
-    # no '}' may appear inside ${...}: Fluentd finds placeholders with /\$\{([^}]+)\}/
-    suffix = to_ruby(library.expand("DEBUG_SUFFIX"))
-    debug = 'record["log_level"].to_s.upcase == "DEBUG"'
-    aliases, canonical = " ".join(schema.LEVEL_ALIASES), " ".join(schema.LEVEL_ALIASES.values())
-    out: list[tuple[str, str]] = []
-    for capture in captures:
-        if capture.startswith("_"):
-            continue
-        field = schema.field_for_capture(capture)
-        if field is None:
-            continue
-        value = f'record["{capture}"]'
-        if field == schema.LOG_LEVEL:
-            expression = (f"${{(l = {value}) && (u = l.to_s.upcase) && ((i = %w[{aliases}].index(u)) ? "
-                          f"%w[{canonical}][i] : u)}}")
-        elif field in schema.CONTEXT_FIELDS:
-            expression = f'${{(v = {value}) && !["-", "None", ""].include?(v) ? v : nil}}'
-        elif field == schema.MESSAGE:
-            expression = (f"${{v = {value}.to_s; v = (i = v.index({TRACEBACK_START})) ? v[0...i].rstrip : v; "
-                          f"{debug} && (m = v.match({suffix})) ? m[\"message\"] : v}}")
-        else:
-            expression = f"${{{value}}}"
-        out.append((field, expression))
-    for field in (schema.LOG_ORIGIN_FUNCTION, schema.LOG_ORIGIN_FILE_NAME, schema.LOG_ORIGIN_FILE_LINE):
-        group = field.replace(".", "_")
-        out.append((field, f'${{{debug} && (m = record["message"].to_s.match({suffix})) ? m["{group}"] : nil}}'))
-    stack = f'(v = record["message"].to_s) && (i = v.index({TRACEBACK_START})) ? v[i..-1].gsub(/^{_PREFIX}/, "") : nil'
-    last = r'.split("\n").map(&:strip).reject(&:empty?).last.to_s.match(/\A([A-Za-z_][\w.]*)(?::\s*(.*))?\z/)'
-    # no traceback: oslo's error_summary (': module.Class: text') on WARNING+ records, on the
-    # message's last line or else its first, as osla's parser reads it
-    summary_re = to_ruby(library.expand("ERROR_SUMMARY"))
-    levels = " ".join(schema.SUMMARY_LEVELS)
-    summary = (f'%w[{levels}].include?(record["log_level"].to_s.upcase) && (w = record["message"].to_s.split("\\n")) '
-               f'&& (m = w.last.to_s.match({summary_re}) || w.first.to_s.match({summary_re}))')
-    out += [
-        (schema.ERROR_STACK_TRACE, "${" + stack + "}"),
-        (schema.ERROR_TYPE, "${(t = (" + stack + ")) ? ((m = t" + last + ") ? m[1] : nil) : (" + summary
-         + ' ? m["error_type"] : nil)}'),
-        (schema.ERROR_MESSAGE, "${(t = (" + stack + ")) ? ((m = t" + last + ") ? m[2] : nil) : (" + summary
-         + ' ? m["error_message"] : nil)}'),
-        (schema.SOURCE_ADDRESS, '${record["_client"]}'),
-        (schema.SOURCE_IP, r'${(a = record["_client"].to_s.split(",").first.to_s.strip) =~ '
-                           r'/\A\d+\.\d+\.\d+\.\d+\z|\A[0-9a-fA-F:]*:[0-9a-fA-F:]*\z/ ? a : nil}'),
-        (schema.EVENT_DURATION, '${(v = record["_duration_s"]) ? (v.to_f * 1e9).round : (v = record["_duration_ms"]) ? '
-                                '(v.to_f * 1e6).round : (v = record["_duration_us"]) ? (v.to_f * 1e3).round : nil}'),
-        (schema.HOST_NAME, node),
-        (schema.SERVICE_NAME, r'${File.basename(record["_path"].to_s).sub(/\.log(?:\.\d+)?\z/, "")}'),
-        (schema.LOG_FILE_PATH, '${record["_path"]}'),
-    ]
-    check_placeholders(out)
-    return out
+    captures = sorted({group_name(c) for name in _CONVERTED for c in library.captures(name)})
+    plan = [(c, field, _kind(field)) for c in captures if (field := schema.field_for_capture(c)) is not None]
+    given = {**{level: level for level in schema.LEVELS}, **schema.LEVEL_ALIASES}
+    oslo = {group_name(c) for c in library.captures("OSLO_LINE")}
+    head = [step for step in plan if step[0] in oslo and step[2] != "ctx" and step[1] != schema.MESSAGE]
+    context = [step for step in plan if step[0] in oslo and step[2] == "ctx"]
+    regex = {
+        "oslo_line": to_ruby(library.expand("OSLO_LINE")),
+        "debug_origin": _at_position(to_ruby(library.expand("DEBUG_ORIGIN"))),
+        "devstack_debug_suffix": to_ruby(library.expand("DEVSTACK_DEBUG_SUFFIX")),
+        "error_summary": to_ruby(library.expand("ERROR_SUMMARY")),
+        "access_in_message": [to_ruby(library.expand(name)) for name in ACCESS_IN_MESSAGE],
+        "ansi": to_ruby(lines._ANSI.pattern), "ipv4": to_ruby(lines._IPV4.pattern),
+        "traceback_start": to_ruby(r"\A" + tracebacks._STARTS.pattern),
+        "exception_line": to_ruby(tracebacks._EXCEPTION_LINE.pattern),
+        "compression": to_ruby(naming._SUFFIXES.pattern), "rotation": to_ruby(naming._ROTATION.pattern),
+    }
+    tables = naming._tables()
+    return _environment().get_template("filter_osla_record.rb.j2").render(
+        version=__version__, captures=plan, head_captures=head, context_captures=context, fields=sorted(PLUGIN_FIELDS.items()),
+        levels=sorted(given.items()),
+        summary_levels=list(schema.SUMMARY_LEVELS), no_value=list(lines._NO_VALUE), regex=regex,
+        header=tracebacks.HEADER, chain_sentences=list(tracebacks._CHAIN_SENTENCES),
+        message_limit=tracebacks._MESSAGE_LIMIT, max_lines=records.MAX_LINES, max_chars=records.MAX_CHARS,
+        stem_suffixes=list(naming.STEM_SUFFIXES), devstack=tables["devstack"], generic_dirs=tables["generic_dirs"],
+        component_parents=list(naming.COMPONENT_PARENTS), devstack_prefixes=list(naming.DEVSTACK_PREFIXES))
 
 
-def check_placeholders(fields: list[tuple[str, str]]) -> None:
-    """Fail early if an expression could not be read back as one Fluentd placeholder."""
-    for name, expression in fields:
-        if expression.startswith("${") and "}" in expression[2:-1]:
-            raise ValueError(f"the expression for {name} holds a '}}' Fluentd would cut at: {expression}")
+def _at_position(literal: str) -> str:
+    """A /.../ literal anchored where Regexp#match(text, pos) starts (Python's pattern.match(text, pos))."""
+    return "/\\G(?:" + literal[1:-1] + ")/"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("fluentd"))),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
 def units(inventory: Inventory, mode: str) -> list[dict]:
@@ -168,32 +162,35 @@ def render(inventory: Inventory, mode: str = "sidecar") -> dict[str, str]:
     if mode not in ("sidecar", "host"):
         raise ValueError("mode must be sidecar or host")
     library = PatternLibrary()
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("fluentd"))),
-                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                     trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    environment = _environment()
     template = environment.get_template("fluentd.conf.j2")
-    captures = _captures(library)
     ruby = regexps(library)
     files = {}
     for unit in units(inventory, mode):
         files[unit["file"]] = template.render(
             version=__version__, source=inventory.source, node=unit["node"], unit=unit["unit"],
-            unit_id=unit["unit_id"], patterns=", ".join(name for name, _ in REGEXPS.values()),
+            unit_id=unit["unit_id"], patterns=", ".join(name for name, _, _ in REGEXPS.values()),
             backend=asdict(inventory.backend), components=[_component(c, inventory.log_roots)
                                                             for c in unit["components"]],
             forward=dict(inventory.forward, enabled=unit["forward"]), regex=ruby,
             timezone=fluentd_zone(inventory.timezone),
-            state_dir=STATE_DIR, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
-            fields=field_expressions(unit["node"], library),
-            captures=[c for c in captures if c != schema.MESSAGE] + ["_path"], scrub=not inventory.keep_secrets,
+            state_dir=inventory.state_dir, buffer=inventory.buffer, index_prefix=inventory.index_prefix,
+            scrub=not inventory.keep_secrets,
         )
+    files[RECORD_PLUGIN] = record_plugin(library)
+    files[ID_PLUGIN] = environment.get_template("filter_osla_id.rb.j2").render(version=__version__)
+    files[PARSER_PLUGIN] = environment.get_template("parser_osla_multiline.rb.j2").render(version=__version__)
     if not inventory.keep_secrets:
         files[SCRUB_PLUGIN] = environment.get_template("filter_osla_scrub.rb.j2").render(
-            version=__version__, secrets=scrub_regexps(), keys=json.dumps(list(schema.TEXT_FIELDS)))
+            version=__version__, secrets=scrub_regexps(), keys=json.dumps(list(schema.TEXT_FIELDS)),
+            whole_key=json.dumps(schema.EVENT_ORIGINAL))
     return files
 
 
 SCRUB_PLUGIN = "plugin/filter_osla_scrub.rb"
+RECORD_PLUGIN = "plugin/filter_osla_record.rb"
+ID_PLUGIN = "plugin/filter_osla_id.rb"
+PARSER_PLUGIN = "plugin/parser_osla_multiline.rb"
 
 
 def scrub_regexps() -> list[tuple[str, str]]:

@@ -250,6 +250,10 @@ class LineParser:
         inner = self.parse(body) if body else _BLANK
         if inner.kind == BLANK:
             return _BLANK
+        if inner.kind == TEXT and m.re is self.pod_prefix:
+            # 'x-image-meta-created_at: 2015-10-20T14:52:13' in a logged HTTP response: a word and a
+            # date, not a pod's name before a record, so the line is kept whole
+            return Line(TEXT, text=m.string)
         outer = self._fields(m)
         groups = m.re.groupindex
         program = m.group("_program") if "_program" in groups else None

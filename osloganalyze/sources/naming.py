@@ -20,6 +20,11 @@ _SUFFIXES = re.compile(
     r"(?:\.(?:gz|bz2|xz|zst))?$"
 )
 _ROTATION = re.compile(r"(?:[.-](?:\d+|\d{8}|\d{4}-\d{2}-\d{2}(?:[_T][\d:]+)?))+$")
+# what a live file's name ends with after its service's name
+STEM_SUFFIXES = (".service.log.txt", ".log.txt", ".service", ".txt", ".log", ".json")
+# folders whose sub-folders are components: /var/log/<component>/, /var/log/kolla/<component>/
+COMPONENT_PARENTS = ("log", "logs", "kolla")
+DEVSTACK_PREFIXES = ("screen-", "devstack@")
 
 
 @functools.cache
@@ -51,7 +56,7 @@ def base_name(filename: str) -> str:
 
 def _stem(filename: str) -> str:
     name = base_name(filename)
-    for suffix in (".service.log.txt", ".log.txt", ".service", ".txt", ".log", ".json"):
+    for suffix in STEM_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
@@ -62,7 +67,7 @@ def service_from_filename(filename: str, component: str | None = None) -> str | 
     """Service for a file name, optionally inside the folder of ``component``."""
     stem = _stem(filename)
     devstack = _tables()["devstack"]
-    for prefix in ("screen-", "devstack@"):
+    for prefix in DEVSTACK_PREFIXES:
         if stem.startswith(prefix):
             short = stem[len(prefix):]
             return devstack.get(short, short)
@@ -89,7 +94,7 @@ def service_for_path(path: str) -> str | None:
     if not parts:
         return None
     component = None
-    if len(parts) >= 3 and parts[-3] in ("log", "logs", "kolla"):
+    if len(parts) >= 3 and parts[-3] in COMPONENT_PARENTS:
         component = parts[-2]
     return service_from_filename(parts[-1], component)
 
