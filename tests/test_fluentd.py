@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import CORPUS, log_files, read_text
+from fluentd_run import FLUENTD, Fluentd, needs_fluentd, wait_for
 from forward_receiver import ForwardReceiver
 
 from osloganalyze import __version__, schema
@@ -404,13 +405,6 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
     assert down.exit_code == 2 and "pipeline broken at osla -> Fluentd" in down.stderr
 
 
-VENDOR_FLUENTD = ROOT.parent / "shared" / "vendor" / "fluentd" / "bin" / "fluentd"
-
-
-def _fluentd_runs() -> bool:
-    if not VENDOR_FLUENTD.is_file():
-        return False
-    return subprocess.run([str(VENDOR_FLUENTD), "--version"], capture_output=True).returncode == 0
 
 
 @needs_ruby
@@ -448,8 +442,7 @@ def test_keep_secrets_renders_no_filter(tmp_path):
                for text in masked.values())
 
 
-@pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
-                    reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+@needs_fluentd
 @pytest.mark.parametrize(("mode", "zone", "discover", "credentials"), [
     ("host", None, False, "env"), ("sidecar", None, False, "env"), ("host", "UTC", True, "env"),
     ("sidecar", "+02:00", True, "env"), ("host", "GMT", False, "env"), ("host", None, False, "file"),
@@ -481,14 +474,13 @@ def test_a_real_fluentd_loads_every_rendered_config_without_a_warning(tmp_path, 
     out = tmp_path / "out"
     rendered = osla("fluentd", "render", "--inventory", str(inventory), "--out", str(out), "--mode", mode, *extra)
     assert rendered.exit_code == 0, rendered.output
-    result = osla("fluentd", "check", str(out), "--fluentd", str(VENDOR_FLUENTD), "--json")
+    result = osla("fluentd", "check", str(out), "--fluentd", str(FLUENTD), "--json")
     files = json.loads(result.stdout)["files"]
     assert files and all(f["dry_run"] == "passed" for f in files), [f for f in files if f["problems"]][:2]
     assert result.exit_code == 0
 
 
-@pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
-                    reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+@needs_fluentd
 def test_an_opensearch_config_loads_up_to_the_output_plugin_debian_lacks(tmp_path):
     """fluent-plugin-opensearch needs opensearch-ruby and faraday 2, which Debian has not
     (../shared/vendor/fluentd/README.md): the real dry-run fails on that plugin alone, and with
@@ -500,7 +492,7 @@ def test_an_opensearch_config_loads_up_to_the_output_plugin_debian_lacks(tmp_pat
     out = tmp_path / "out"
     assert osla("fluentd", "render", "--inventory", str(inventory), "--out", str(out), "--mode", "host").exit_code == 0
     config = out / "ctl-1.conf"
-    ok, message = dry_run(str(config), str(VENDOR_FLUENTD))
+    ok, message = dry_run(str(config), str(FLUENTD))
     assert not ok and "Unknown output plugin 'opensearch'" in message
     text = config.read_text()
     assert "@type opensearch" in text and "verify_os_version_at_startup false" in text and "_genid" not in text
@@ -508,11 +500,10 @@ def test_an_opensearch_config_loads_up_to_the_output_plugin_debian_lacks(tmp_pat
     rest = re.sub(r"<match openstack\.\*\* [^>]*>.*?\n</match>\n", null, text, flags=re.S)
     assert "@type opensearch" not in rest
     config.write_text(rest)
-    assert dry_run(str(config), str(VENDOR_FLUENTD)) == (True, "passed")
+    assert dry_run(str(config), str(FLUENTD)) == (True, "passed")
 
 
-@pytest.mark.skipif(not _fluentd_runs() and not os.environ.get("CI"),
-                    reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+@needs_fluentd
 def test_a_real_fluentd_ships_records_with_their_secrets_masked(tmp_path):
     """The rendered osla_scrub filter in a running Fluentd: records from in_tail through the
     filter to a file output; the secrets of the real forms are gone, the rest of the text stays."""
@@ -551,8 +542,6 @@ def test_a_real_fluentd_ships_records_with_their_secrets_masked(tmp_path):
   </buffer>
 </match>
 """)
-    from fluentd_run import Fluentd, wait_for
-
     fluentd = Fluentd(config, tmp_path / "out" / "plugin", tmp_path / "fluentd.log").start()
 
     def shipped_records():

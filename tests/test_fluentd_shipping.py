@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -19,15 +18,14 @@ import pytest
 from click.testing import CliRunner
 from corpus import CORPUS
 from esnode import Http
-from fluentd_run import Fluentd, SearchFront, fluentd_runs, wait_for
+from fluentd_run import Fluentd, SearchFront, needs_fluentd, wait_for
 
 from osloganalyze import schema as S
 from osloganalyze.cli import main
 from osloganalyze.parse import parse_paths
 from osloganalyze.sources.naming import base_name
 
-pytestmark = pytest.mark.skipif(not fluentd_runs() and not os.environ.get("CI"),
-                                reason="the vendored Fluentd needs Debian's Ruby libraries (scripts/test installs them)")
+pytestmark = needs_fluentd
 NODE = "node-a"
 UFORIA = CORPUS / "uforia-OpenStackForensics" / "var/log"
 MERGER = CORPUS / "os-log-merger-live-migration"
@@ -101,16 +99,16 @@ def render(root: Path, front: SearchFront, prefix: str, services: list[str], ret
 
 def documents(server: Http, pattern: str) -> list[dict]:
     server.refresh(pattern)
-    hits, after = [], None
+    hits, scroll_id = [], None
     while True:
         body = {"size": 5000, "sort": ["_doc"], "query": {"match_all": {}}}
-        answer = server.post(f"/{pattern}/_search?scroll=1m", body) if after is None else \
-            server.post("/_search/scroll", {"scroll": "1m", "scroll_id": after})
+        answer = server.post(f"/{pattern}/_search?scroll=1m", body) if scroll_id is None else \
+            server.post("/_search/scroll", {"scroll": "1m", "scroll_id": scroll_id})
         page = answer["hits"]["hits"]
         if not page:
             return hits
         hits += [dict(h["_source"], _id=h["_id"]) for h in page]
-        after = answer["_scroll_id"]
+        scroll_id = answer["_scroll_id"]
 
 
 def as_files_say(doc: dict) -> str:

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import schema
 from ..errors import OslaError
@@ -44,33 +45,44 @@ def regexps_in(text: str) -> list[tuple[str, str]]:
     return _REGEXP_LINE.findall(text)
 
 
-def golden_lines() -> list[str]:
-    text = (data_dir("fluentd") / "golden-lines.txt").read_text(encoding="utf-8")
+def _data_lines(name: str) -> list[str]:
+    """The lines of a file of ``fluentd/``, '#' comments and blank lines left out."""
+    text = (data_dir("fluentd") / name).read_text(encoding="utf-8")
     return [line for line in text.split("\n") if line and not line.startswith("#")]
+
+
+def golden_lines() -> list[str]:
+    return _data_lines("golden-lines.txt")
 
 
 def golden_paths() -> list[str]:
-    text = (data_dir("fluentd") / "golden-paths.txt").read_text(encoding="utf-8")
-    return [line for line in text.split("\n") if line and not line.startswith("#")]
+    return _data_lines("golden-paths.txt")
+
+
+def _with_plugin(ruby: str, script: list[str], given: object) -> Any:
+    """Run Ruby with osla's generated record plugin (its path the script's last argument), JSON in
+    and out."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".rb", encoding="utf-8") as plugin:
+        plugin.write(record_plugin())
+        plugin.flush()
+        proc = subprocess.run([ruby, *script, plugin.name], input=json.dumps(given), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
+    return json.loads(proc.stdout)
 
 
 def path_check(ruby: str, paths: list[str] | None = None) -> list[str]:
     """Differences between the service.name the osla_record plugin gives a path (in Ruby) and
     the one osla's parser gives it, on every layout osla names (``fluentd/golden-paths.txt``)."""
-    import tempfile
-
     from ..sources.naming import service_for_path
 
     paths = paths if paths is not None else golden_paths()
     code = 'require "json"; load ARGV[0]; puts JSON.generate(JSON.parse(STDIN.read).map { |p| OslaRecord.service_for_path(p) })'
-    with tempfile.NamedTemporaryFile("w", suffix=".rb", encoding="utf-8") as plugin:
-        plugin.write(record_plugin())
-        plugin.flush()
-        proc = subprocess.run([ruby, "-e", code, plugin.name], input=json.dumps(paths), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
+    named = _with_plugin(ruby, ["-e", code], paths)
     return [f"service.name of {path}: Fluentd {got!r} != osla {service_for_path(path)!r}"
-            for path, got in zip(paths, json.loads(proc.stdout)) if got != service_for_path(path)]
+            for path, got in zip(paths, named) if got != service_for_path(path)]
 
 
 def python_captures(alternatives: list[str], line: str, multiline: bool) -> dict | None:
@@ -154,6 +166,7 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
         notes.append("no ruby here: regexps not checked in Onigmo (apt install ruby)")
     roles = {literal: role for role, literal in regexps().items()}
     lines = lines if lines is not None else golden_lines()
+    plugin_problems: list[str] | None = None  # the same for every file: osla's plugins on the golden lines
     reports = []
     for path in files:
         report = FileReport(str(path))
@@ -169,9 +182,11 @@ def check_dir(directory: str, fluentd: str | None = None, ruby: str | None = Non
             literals = {roles[literal]: literal for _, literal in found if literal in roles}
             report.problems += cross_check(lines, ruby, literals) if literals else []
             if "record" in literals:  # and the fields the whole chain ships, record starts only
-                python = python_regexps()["firstline"]
-                starts = [line for line in lines if python_captures(python, line, False) is not None]
-                report.problems += field_check(starts, ruby) + path_check(ruby)
+                if plugin_problems is None:
+                    python = python_regexps()["firstline"]
+                    starts = [line for line in lines if python_captures(python, line, False) is not None]
+                    plugin_problems = field_check(starts, ruby) + path_check(ruby)
+                report.problems += plugin_problems
         if fluentd:
             ok, message = dry_run(str(path), fluentd)
             report.dry_run = "passed" if ok else "failed"
@@ -189,13 +204,10 @@ def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[l
     """What a generated config ships for records (one or more lines each), emulated in Ruby step by
     step: format1 (the multiline parser, as Fluentd joins a record's lines), then the osla_record
     filter plugin itself. None where format1 does not match."""
-    import tempfile
-
     from ..parse import parse_text
     from ..times import event_time
 
-    literal = regexps()
-    _, first = ruby_matches({"record": literal["record"] + "m"}, lines, ruby)
+    _, first = ruby_matches({"record": regexps()["record"] + "m"}, lines, ruby)
     items = []
     for line, m in zip(lines, first):
         if m["record"] is None:
@@ -205,15 +217,7 @@ def fluentd_records(lines: list[str], ruby: str, path: str, node: str) -> list[l
         stamp = events[0].get(schema.TIMESTAMP) if events else None
         moment = event_time(stamp).timestamp() if stamp else 0.0
         items.append({"record": dict(m["record"], _path=path), "time": moment, "path": path})
-    with tempfile.NamedTemporaryFile("w", suffix=".rb", encoding="utf-8") as plugin:
-        plugin.write(record_plugin())
-        plugin.flush()
-        script = data_dir("fluentd") / "record_check.rb"
-        proc = subprocess.run([ruby, str(script), plugin.name], input=json.dumps({"node": node, "records": items}),
-                              capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CheckError(f"ruby failed: {proc.stderr.strip()[-300:]}")
-    shipped = iter(json.loads(proc.stdout))
+    shipped = iter(_with_plugin(ruby, [str(data_dir("fluentd") / "record_check.rb")], {"node": node, "records": items}))
     return [[record for _, record in next(shipped)] if m["record"] is not None else None for m in first]
 
 

@@ -70,7 +70,15 @@ class Inventory:
 
 BUFFER_DEFAULTS = {"path": None, "chunk_limit_size": "8MB", "total_limit_size": "2GB",
                    "flush_interval": "5s", "retry_max_interval": "30s", "retry_timeout": "24h",
-                   "overflow_action": "block"}
+                   "overflow_action": "block"}  # path: <state_dir>/buffer unless given
+
+
+def buffer_settings(given: dict, state_dir: str) -> dict:
+    """The buffer's settings: the defaults, what the inventory gives, the path under state_dir."""
+    buffer = dict(BUFFER_DEFAULTS, **given)
+    if buffer["path"] is None:
+        buffer["path"] = f"{state_dir}/buffer"
+    return buffer
 FORWARD_DEFAULTS = {"enabled": True, "bind": "127.0.0.1", "port": 24224}
 
 
@@ -145,9 +153,7 @@ def _common(inventory: Inventory, data: dict, fail) -> None:
     if not isinstance(state_dir, str) or not _SAFE_PATH.match(state_dir):
         fail("state_dir must be an absolute path (letters, digits, / . _ - only)")
     inventory.state_dir = state_dir.rstrip("/") or "/"
-    buffer = dict(BUFFER_DEFAULTS, **(data.get("buffer") or {}))
-    if buffer["path"] is None:
-        buffer["path"] = f"{inventory.state_dir}/buffer"
+    buffer = buffer_settings(data.get("buffer") or {}, inventory.state_dir)
     unknown = set(buffer) - set(BUFFER_DEFAULTS)
     if unknown:
         fail(f"buffer: unknown key {sorted(unknown)[0]!r}")
@@ -240,6 +246,6 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
                                  None)
     inventory = Inventory(backend=backend, nodes=[Node(node or socket.gethostname(), tuple(components))],
                           log_roots=tuple(roots), source=f"discovered in {root}")
-    inventory.buffer = dict(BUFFER_DEFAULTS, path=f"{inventory.state_dir}/buffer")
+    inventory.buffer = buffer_settings({}, inventory.state_dir)
     inventory.forward = dict(FORWARD_DEFAULTS)
     return inventory

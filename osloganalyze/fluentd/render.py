@@ -61,17 +61,6 @@ def python_regexps(library: PatternLibrary | None = None) -> dict[str, list[str]
     return {role: [_expanded(role, library, True)] for role in REGEXPS}
 
 
-def _kind(field: str) -> str:
-    """How osla's parser converts a capture into ``field`` (parse/lines.py's _plan)."""
-    if field == schema.LOG_LEVEL:
-        return "level"
-    if field in schema.INTEGER_FIELDS:
-        return "int"
-    if field in schema.CONTEXT_FIELDS:
-        return "ctx"
-    return "str"
-
-
 # every schema field the osla_record filter names, by the key it uses for it
 PLUGIN_FIELDS = {
     "timestamp": schema.TIMESTAMP, "host": schema.HOST_NAME, "service": schema.SERVICE_NAME,
@@ -94,7 +83,8 @@ def record_plugin(library: PatternLibrary | None = None) -> str:
 
     library = library or PatternLibrary()
     captures = sorted({group_name(c) for name in _CONVERTED for c in library.captures(name)})
-    plan = [(c, field, _kind(field)) for c in captures if (field := schema.field_for_capture(c)) is not None]
+    plan = [(c, field, lines.conversion(field)) for c in captures
+            if (field := schema.field_for_capture(c)) is not None]
     given = {**{level: level for level in schema.LEVELS}, **schema.LEVEL_ALIASES}
     oslo = {group_name(c) for c in library.captures("OSLO_LINE")}
     head = [step for step in plan if step[0] in oslo and step[2] != "ctx" and step[1] != schema.MESSAGE]

@@ -396,6 +396,21 @@ _KEEP: list[re.Pattern] = []
 _READ_ONLY = frozenset({"_ts_offset", "_context", "_summary_message", "_pod", "_body", "_source_file", "_program"})
 
 
+def conversion(field: str | None) -> str:
+    """How a capture's text becomes ``field``: level (normalized), int, ctx (oslo's '-' and 'None'
+    mean no value) or str. The Fluentd plugins convert by the same names."""
+    if field == schema.LOG_LEVEL:
+        return "level"
+    if field in schema.INTEGER_FIELDS:
+        return "int"
+    if field in schema.CONTEXT_FIELDS:
+        return "ctx"
+    return "str"
+
+
+_KINDS = {"level": _LEVEL, "int": _INT, "ctx": _CTX, "str": _STR}
+
+
 def _plan(pattern: re.Pattern) -> tuple:
     """(group names, steps): a (capture, field, kind) step per capture, computed once per pattern."""
     plan = _PLANS.get(id(pattern))
@@ -407,15 +422,7 @@ def _plan(pattern: re.Pattern) -> tuple:
                     steps.append((capture, None, _INTERNAL))
                 continue
             name = schema.field_for_capture(capture)
-            if name == schema.LOG_LEVEL:
-                kind = _LEVEL
-            elif name in schema.INTEGER_FIELDS:
-                kind = _INT
-            elif name in schema.CONTEXT_FIELDS:
-                kind = _CTX
-            else:
-                kind = _STR
-            steps.append((capture, name, kind))
+            steps.append((capture, name, _KINDS[conversion(name)]))
         names = tuple(step[0] for step in steps)
         if len(names) == 1:
             names = names + names  # m.group(x) returns a str; m.group(x, x) a tuple
