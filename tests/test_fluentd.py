@@ -1,4 +1,5 @@
 """Fluentd configs: golden renders, discovery, secrets, and the regexps cross-checked in a real Ruby."""
+import datetime
 import difflib
 import json
 import os
@@ -581,3 +582,55 @@ def test_every_zone_osla_accepts_is_written_as_fluentd_accepts_it():
                            ("-0530", "-05:30"), ("Europe/Paris", "Europe/Paris")):
         zone(given)  # osla takes it
         assert fluentd_zone(given) == written
+
+
+TIME_CHECK = r'''
+require "json"
+require "fluent/test"
+require "fluent/test/driver/parser"
+Test::Unit::AutoRunner.need_auto_run = false # fluent/test brings test-unit: nothing to run here
+plugins, clock_file = ARGV.shift(2)
+require File.join(plugins, "parser_osla_multiline")
+driver = Fluent::Test::Driver::Parser.new(Fluent::Plugin::OslaMultilineParser)
+driver.configure(STDIN.read)
+parser = driver.instance
+reference = parser.instance_variable_get(:@time_parser) # the configured format and fallbacks, every call
+clocks = JSON.parse(File.read(clock_file))
+wrong = clocks.filter_map do |clock|
+  got, want = parser.send(:time_of, clock), reference.parse(clock)
+  [clock, [got.sec, got.nsec], [want.sec, want.nsec]] unless got == want && got.nsec == want.nsec
+end
+puts JSON.dump({"wrong" => wrong.first(5), "checked" => clocks.length})
+'''
+
+
+@needs_fluentd
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe",
+                                  "Asia/Kolkata", "+02:00", "-0530"])
+def test_the_parser_reads_times_as_fluentd_does_across_zone_changes(tmp_path, zone):
+    """The osla_multiline parser reads an hour's offset once and adds minutes and seconds; Fluentd's
+    own time parser (the configured format and fallbacks) reads every clock. Both in a real Ruby
+    on Fluentd's library, on clocks every 7 min 13 s through days with a zone change (the EU's,
+    the US', Lord Howe's half-hour one), in each written form osla's pattern takes."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY.read_text() + f"\ntimezone: '{zone}'\n")
+    out = tmp_path / "out"
+    assert osla("fluentd", "render", "--inventory", str(inventory), "--out", str(out)).exit_code == 0
+    config = sorted(out.rglob("*.conf"))[0].read_text()
+    parse = re.search(r"<parse>\n    # osla's parser plugin.*?\n    @type osla_multiline\n(.*?)  </parse>", config, re.S)
+    assert parse and "timezone" in parse.group(1)
+    clocks = []
+    for day in ("2021-03-13", "2021-03-27", "2021-04-03", "2021-10-02", "2021-10-30", "2021-11-06", "2024-02-28"):
+        for step in range(0, 3 * 86400, 433):  # the day before the change, its day and the day after
+            clock = (datetime.datetime.fromisoformat(day) + datetime.timedelta(seconds=step)).strftime("%Y-%m-%d %H:%M:%S")
+            clocks += [f"{clock}.{step % 1000:03d}", f"{clock},{step % 997:03d}", clock.replace(" ", "T") + ".5",
+                       clock, f"{clock}.{step:06d}", f"{clock}.{step % 10**9:09d}"]
+    clocks += ["2021-10-31 02:59:59.999", "2021-10-31 03:00:00.000", "2021-03-28 02:30:00.000"]
+    (tmp_path / "clocks.json").write_text(json.dumps(clocks))
+    lib = FLUENTD.parents[1] / "fluentd-1.16.11" / "lib"
+    proc = subprocess.run([RUBY or "ruby", "-I", str(lib), "-e", TIME_CHECK, str(out / "plugin"),
+                           str(tmp_path / "clocks.json")], input=parse.group(1), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["checked"] == len(clocks) > 5000 and result["wrong"] == []
