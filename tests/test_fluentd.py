@@ -123,26 +123,44 @@ def test_bad_inventories_are_one_line(tmp_path):
         assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1, text
 
 
-def test_discovery_ships_what_the_node_has(tmp_path):
+OSLO_RECORD = "2024-05-02 08:01:10.114 21 INFO nova.compute.manager [-] started\n"
+
+
+def test_discovery_ships_what_the_node_has(tmp_path, monkeypatch):
+    """OpenStack projects' folders and folders whose logs are oslo.log are shipped; a database's
+    or a broker's are not (the configs parse oslo.log), and the render says so."""
     var_log = tmp_path / "var" / "log"
+    lines = {"postgresql-15-main.log": "2024-05-02 08:01:10.114 UTC [123] LOG:  database system is ready\n",
+             "mariadb.log": "2024-05-02  8:01:10 0 [Note] mariadbd: ready for connections.\n",
+             "rabbit@ctl.log": "2024-05-02 08:01:10.114 [info] <0.230.0> started TCP listener\n",
+             "watcher-api.log": OSLO_RECORD.replace("nova.compute.manager", "watcher.api")}
     for directory, files in {"nova": ["nova-api.log", "nova-compute.log"], "neutron": ["server.log"],
                              "kolla/keystone": ["keystone.log", "keystone-apache-public-access.log"],
                              "kolla/octavia": ["octavia-api.log"], "apt": ["history.log"], "empty": [],
-                             "journal": ["x.log"]}.items():
+                             "journal": ["x.log"], "postgresql": ["postgresql-15-main.log"],
+                             "kolla/mariadb": ["mariadb.log"], "rabbitmq": ["rabbit@ctl.log"],
+                             "custom-watcher": ["watcher-api.log"], "horizon": []}.items():
         (var_log / directory).mkdir(parents=True, exist_ok=True)
         for name in files:
-            (var_log / directory / name).write_text("x\n")
+            (var_log / directory / name).write_text(lines.get(name, OSLO_RECORD))
+    (var_log / "horizon" / "horizon-access.log").write_text('10.0.0.1 - - [02/May/2024:08:01:10 +0000] "GET / HTTP/1.1" 200 5\n')
+    (var_log / "kolla" / "octavia" / "octavia-api.log").write_text("")  # nothing logged yet: known by its name
     found = inv.discover(str(var_log), node="cmp-9")
-    assert found.nodes[0].components == ("neutron", "nova", "keystone", "octavia")
+    assert found.nodes[0].components == ("custom-watcher", "horizon", "neutron", "nova", "keystone", "octavia")
+    assert found.skipped == (str(var_log / "postgresql"), str(var_log / "rabbitmq"), str(var_log / "kolla" / "mariadb"))
     out = tmp_path / "out"
-    result = osla("fluentd", "render", "--inventory", str(INVENTORY), "--discover", str(var_log), "--node", "cmp-9",
+    monkeypatch.chdir(tmp_path)  # a relative --discover path is written as the absolute one
+    result = osla("fluentd", "render", "--inventory", str(INVENTORY), "--discover", "var/log", "--node", "cmp-9",
                   "--out", str(out))
     assert result.exit_code == 0
-    assert sorted(p.name for p in (out / "cmp-9").glob("*.conf")) == ["keystone.conf", "neutron.conf", "nova.conf",
-                                                                      "octavia.conf", "osla-forward.conf"]
+    assert "not shipped, no oslo.log records" in result.stderr and f"{var_log}/postgresql" in result.stderr
+    assert sorted(p.name for p in (out / "cmp-9").glob("*.conf")) == [
+        "custom-watcher.conf", "horizon.conf", "keystone.conf", "neutron.conf", "nova.conf", "octavia.conf",
+        "osla-forward.conf"]
     keystone = (out / "cmp-9" / "keystone.conf").read_text()
     assert f"path {var_log}/keystone/*.log,{var_log}/kolla/keystone/*.log" in keystone
     assert f"{var_log}/kolla/keystone/*access*.log" in keystone  # access logs are parsed, not dropped
+    assert not any("postgresql" in p.read_text() or "mariadb" in p.read_text() for p in (out / "cmp-9").glob("*.conf"))
     assert osla("fluentd", "render", "--discover", str(tmp_path / "nothing"), "--inventory", str(INVENTORY),
                 "--out", str(out)).exit_code == 2
 

@@ -63,6 +63,9 @@ def render_command(inventory_file, out, mode, discover_root, node):
     configs = [path for path in written if path.endswith(".conf")]
     plugin = f"; run fluentd with -p {Path(out) / 'plugin'} (osla's filter plugins)"
     click.echo(f"{len(configs)} configs for {len(inventory.nodes)} nodes ({mode} mode){plugin}", err=True)
+    if inventory.skipped:
+        say("note", "not shipped, no oslo.log records in their *.log files (the configs parse oslo.log): "
+                    + ", ".join(inventory.skipped))
 
 
 @fluentd_group.command("check")

@@ -66,6 +66,7 @@ class Inventory:
     source: str = "inventory"
     keep_secrets: bool = False  # ship text as logged (default: the osla_scrub filter masks secrets)
     state_dir: str = "/var/lib/fluentd"  # Fluentd's pos files, dead letters (and buffers unless buffer.path)
+    skipped: tuple[str, ...] = ()  # folders discovery found without oslo.log records (not shipped)
 
 
 BUFFER_DEFAULTS = {"path": None, "chunk_limit_size": "8MB", "total_limit_size": "2GB",
@@ -222,14 +223,41 @@ def _backend(data, fail) -> Backend:
                    api_key=_secret(data.get("api_key_from"), "backend.api_key_from", fail), ssl_verify=ssl_verify)
 
 
+_SNIFF_BYTES = 65536  # the head of each *.log file read to tell oslo.log from other logs
+
+
+def _writes_oslo_log(directory: str) -> bool:
+    """Whether one of a folder's *.log files starts with an oslo.log record in its first 64 KiB."""
+    from ..patterns import PatternLibrary
+
+    first_line = re.compile(PatternLibrary().expand("OSLO_FIRST_LINE"))
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not name.endswith(".log") or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if any(first_line.match(line) for line in head.splitlines()):
+            return True
+    return False
+
+
 def discover(root: str = "/var/log", backend: Backend | None = None, node: str | None = None) -> Inventory:
-    """This node's components: every directory of ``root`` (and ``root``/kolla) holding *.log files."""
+    """This node's components: every directory of ``root`` (and ``root``/kolla) with *.log files
+    that is named after an OpenStack project or whose files hold oslo.log records. Other folders
+    (a database's, a message broker's: the configs parse oslo.log) are listed in ``skipped``."""
+    from ..rules.signature import OPENSTACK_PACKAGES
+
     root = os.path.abspath(root)
     if not _SAFE_PATH.match(root):
         raise InventoryError(f"{root}: a log root must be a plain path (letters, digits, / . _ - only)")
     if node is not None and not _NAME.match(node):
         raise InventoryError(f"--node {node!r}: a node name is letters, digits, . _ - (it names the config files)")
     components: list[str] = []
+    skipped: list[str] = []
     roots = [root, os.path.join(root, "kolla")]
     for base in roots:
         if not os.path.isdir(base):
@@ -238,14 +266,18 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
             directory = os.path.join(base, entry)
             if entry in _NOT_COMPONENTS or not _NAME.match(entry) or not os.path.isdir(directory):
                 continue  # a name that is not a plain word is never written into a config
-            if any(name.endswith(".log") for name in os.listdir(directory)) and entry not in components:
+            if entry in components or not any(name.endswith(".log") for name in os.listdir(directory)):
+                continue
+            if entry in OPENSTACK_PACKAGES or _writes_oslo_log(directory):
                 components.append(entry)
+            elif directory not in skipped:
+                skipped.append(directory)
     if not components:
-        raise InventoryError(f"{root}: no <component>/*.log found to ship")
+        raise InventoryError(f"{root}: no <component>/*.log with oslo.log records found to ship")
     backend = backend or Backend("elasticsearch", ("https://localhost:9200",), None, None, Secret(env="OSLA_ES_PASSWORD"),
                                  None)
     inventory = Inventory(backend=backend, nodes=[Node(node or socket.gethostname(), tuple(components))],
-                          log_roots=tuple(roots), source=f"discovered in {root}")
+                          log_roots=tuple(roots), source=f"discovered in {root}", skipped=tuple(skipped))
     inventory.buffer = buffer_settings({}, inventory.state_dir)
     inventory.forward = dict(FORWARD_DEFAULTS)
     return inventory
