@@ -130,6 +130,7 @@ INTERNAL_CAPTURES = {
     "_ts": "oslo-style timestamp 'YYYY-MM-DD HH:MM:SS.mmm' in the configured time zone",
     "_ts_utc": "RFC 3339 timestamp with an explicit offset or Z",
     "_syslog_ts": "syslog timestamp without a year ('May 26 20:44:32.283596')",
+    "_syslog_pri": "RFC 5424 PRI: facility * 8 + severity; the severity gives log.level when the body has none",
     "_http_ts": "Apache/eventlet access-log date ('19/Sep/2021:11:50:55 +0000')",
     "_ctime": "ctime-style date ('Mon Mar 25 15:07:52 2019'), uwsgi and Apache error logs",
     "_program": "syslog program name (becomes service.name)",

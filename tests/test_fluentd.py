@@ -30,6 +30,7 @@ from osloganalyze.fluentd.check import (
 )
 from osloganalyze.fluentd.render import RECORD_PLUGIN, SCRUB_PLUGIN, python_regexps, regexps, render, units
 from osloganalyze.parse import parse_paths, parse_text
+from osloganalyze.parse.timestamps import TimeConverter
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "samples" / "fluentd-inventory.yaml"
@@ -613,25 +614,32 @@ driver = Fluent::Test::Driver::Parser.new(Fluent::Plugin::OslaMultilineParser)
 driver.configure(STDIN.read)
 parser = driver.instance
 reference = parser.instance_variable_get(:@time_parser) # the configured format and fallbacks, every call
-clocks = JSON.parse(File.read(clock_file))
+given = JSON.parse(File.read(clock_file))
+clocks, offsets = given["clocks"], given["offsets"]
 wrong = clocks.filter_map do |clock|
   got, want = parser.send(:time_of, clock), reference.parse(clock)
   [clock, [got.sec, got.nsec], [want.sec, want.nsec]] unless got == want && got.nsec == want.nsec
 end
-puts JSON.dump({"wrong" => wrong.first(5), "checked" => clocks.length})
+# clocks with their own offset, against osla's Python reading of them
+wrong += offsets.filter_map do |clock, offset, sec, nsec|
+  got = parser.send(:time_with_offset, clock, offset)
+  [clock, offset, [got&.sec, got&.nsec], [sec, nsec]] unless got && got.sec == sec && got.nsec == nsec
+end
+puts JSON.dump({"wrong" => wrong.first(5), "checked" => clocks.length + offsets.length})
 '''
 
 
 @needs_fluentd
-@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe",
+@pytest.mark.parametrize("zone_name", ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe",
                                   "Asia/Kolkata", "+02:00", "-0530"])
-def test_the_parser_reads_times_as_fluentd_does_across_zone_changes(tmp_path, zone):
+def test_the_parser_reads_times_as_fluentd_does_across_zone_changes(tmp_path, zone_name):
     """The osla_multiline parser reads an hour's offset once and adds minutes and seconds; Fluentd's
     own time parser (the configured format and fallbacks) reads every clock. Both in a real Ruby
     on Fluentd's library, on clocks every 7 min 13 s through days with a zone change (the EU's,
-    the US', Lord Howe's half-hour one), in each written form osla's pattern takes."""
+    the US', Lord Howe's half-hour one), in each written form osla's pattern takes; and clocks
+    written with their own ISO 8601 offset as osla's Python parser reads them."""
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(INVENTORY.read_text() + f"\ntimezone: '{zone}'\n")
+    inventory.write_text(INVENTORY.read_text() + f"\ntimezone: '{zone_name}'\n")
     out = tmp_path / "out"
     assert osla("fluentd", "render", "--inventory", str(inventory), "--out", str(out)).exit_code == 0
     config = sorted(out.rglob("*.conf"))[0].read_text()
@@ -644,11 +652,21 @@ def test_the_parser_reads_times_as_fluentd_does_across_zone_changes(tmp_path, zo
             clocks += [f"{clock}.{step % 1000:03d}", f"{clock},{step % 997:03d}", clock.replace(" ", "T") + ".5",
                        clock, f"{clock}.{step:06d}", f"{clock}.{step % 10**9:09d}"]
     clocks += ["2021-10-31 02:59:59.999", "2021-10-31 03:00:00.000", "2021-03-28 02:30:00.000"]
-    (tmp_path / "clocks.json").write_text(json.dumps(clocks))
+    converter = TimeConverter("UTC")  # the offset decides, not the zone
+    offsets = []
+    for clock in clocks[::7]:
+        for offset in ("Z", "+0000", "+02:00", "-0530", "+1245"):
+            stamp = converter.oslo(clock, offset)
+            if stamp is not None and not clock.count(",") > 1:
+                moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                fraction = re.match(r"[^.,]*[.,](\d+)", clock)
+                nsec = int(fraction.group(1)[:9].ljust(9, "0")) if fraction else 0
+                offsets.append([clock, offset, int(moment.timestamp()), nsec])
+    (tmp_path / "clocks.json").write_text(json.dumps({"clocks": clocks, "offsets": offsets}))
     lib = FLUENTD.parents[1] / "fluentd-1.16.11" / "lib"
     proc = subprocess.run([RUBY or "ruby", "-I", str(lib), "-e", TIME_CHECK, str(out / "plugin"),
                            str(tmp_path / "clocks.json")], input=parse.group(1), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.splitlines()[-1])
-    assert result["checked"] == len(clocks) > 5000 and result["wrong"] == []
+    assert result["checked"] == len(clocks) + len(offsets) and len(offsets) > 10000 and result["wrong"] == []

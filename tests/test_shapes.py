@@ -192,6 +192,34 @@ CASES = {
         "\x1b[00;36madmin admin\x1b[01;31m] \x1b[01;35m\x1b[01;31mboom\x1b[00m",
         {S.LOG_LEVEL: "ERROR", S.REQUEST_ID: "req-0b3c7c1e-1111-4222-8333-944455556666", S.MESSAGE: "boom"},
         []),
+    "ISO 8601 stamp with an offset (log_date_format with %z)": (
+        "2024-05-02T10:01:10.114+0200 21 INFO nova.api.openstack.wsgi [req-0b6e4c6e-64c1-47cf-9a41-9ae4ad0a0a7b "
+        "- - - - -] GET /v2.1/servers",
+        {S.TIMESTAMP: "2024-05-02T08:01:10.114Z", S.PROCESS_PID: 21, S.LOG_LEVEL: "INFO",
+         S.LOG_LOGGER: "nova.api.openstack.wsgi", S.REQUEST_ID: "req-0b6e4c6e-64c1-47cf-9a41-9ae4ad0a0a7b",
+         S.MESSAGE: "GET /v2.1/servers"},
+        []),
+    "ISO 8601 stamp in UTC ('Z'), no pid": (
+        "2024-05-02T08:01:10.114Z WARNING nova.compute.manager [-] disk almost full",
+        {S.TIMESTAMP: "2024-05-02T08:01:10.114Z", S.LOG_LEVEL: "WARNING", S.MESSAGE: "disk almost full"},
+        [S.PROCESS_PID]),
+    "RFC 5424 syslog around an oslo.log record (rsyslog forwarding)": (
+        '<11>1 2024-05-02T10:01:10.114+02:00 ctl-1 nova-api 4470 - [origin software="rsyslogd" x="a\\"]"] '
+        "\ufeff2024-05-02 08:01:10.114 4470 ERROR nova.api.openstack [req-11111111-2222-3333-4444-555555555555 "
+        "- - - - -] boom",
+        {S.TIMESTAMP: "2024-05-02T08:01:10.114Z", S.HOST_NAME: "ctl-1", S.SERVICE_NAME: "nova-api",
+         S.PROCESS_PID: 4470, S.LOG_LEVEL: "ERROR", S.LOG_LOGGER: "nova.api.openstack", S.MESSAGE: "boom",
+         S.REQUEST_ID: "req-11111111-2222-3333-4444-555555555555"},
+        []),
+    "RFC 5424 syslog, plain text: the level from PRI": (
+        "<12>1 2024-05-02T08:01:10Z cmp-3 haproxy 99 - - Server nova_api/ctl-2 is DOWN",
+        {S.TIMESTAMP: "2024-05-02T08:01:10.000Z", S.HOST_NAME: "cmp-3", S.SERVICE_NAME: "haproxy",
+         S.PROCESS_PID: 99, S.LOG_LEVEL: "WARNING", S.MESSAGE: "Server nova_api/ctl-2 is DOWN"},
+        [S.LOG_LOGGER]),
+    "RFC 5424 syslog with every header field left out": (
+        "<15>1 - - - - - - started",
+        {S.LOG_LEVEL: "DEBUG", S.MESSAGE: "started"},
+        [S.TIMESTAMP, S.HOST_NAME, S.PROCESS_PID]),
 }
 
 
@@ -218,3 +246,14 @@ def test_impossible_date_leaves_no_timestamp():
     event = one("2013-02-30 10:00:00.000 1 INFO nova.x [-] no such day")
     assert S.TIMESTAMP not in event
     assert event[S.MESSAGE] == "no such day"
+
+
+def test_rfc5424_lines_are_records_of_their_own_not_glued_into_the_one_before():
+    text = ("2024-05-02 08:01:09.000 21 INFO nova.api [-] before\n"
+            "<14>1 2024-05-02T08:01:10.114Z ctl-1 keepalived 7 - - VRRP_Instance(VI_1) Entering MASTER STATE\n"
+            "<14>1 2024-05-02T08:01:10.200Z ctl-1 keepalived 7 - - VRRP_Instance(VI_1) setting VIPs\n"
+            "2024-05-02 08:01:11.000 21 ERROR nova.api [-] after\n")
+    events = parse_text(text)
+    assert [e[S.MESSAGE] for e in events] == ["before", "VRRP_Instance(VI_1) Entering MASTER STATE",
+                                             "VRRP_Instance(VI_1) setting VIPs", "after"]
+    assert [e.get(S.SERVICE_NAME) for e in events][1:3] == ["keepalived", "keepalived"]

@@ -249,7 +249,7 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
     """This node's components: every directory of ``root`` (and ``root``/kolla) with *.log files
     that is named after an OpenStack project or whose files hold oslo.log records. Other folders
     (a database's, a message broker's: the configs parse oslo.log) are listed in ``skipped``."""
-    from ..rules.signature import OPENSTACK_PACKAGES
+    from ..sources.naming import OPENSTACK_PACKAGES
 
     root = os.path.abspath(root)
     if not _SAFE_PATH.match(root):

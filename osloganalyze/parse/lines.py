@@ -76,14 +76,16 @@ class LineParser:
         self.gunicorn = lib.compile("GUNICORN_LINE")
         self.timestamped = lib.compile("TIMESTAMPED_LINE")
         self.syslog = lib.compile("SYSLOG_PREFIX")
+        self.syslog5424 = lib.compile("SYSLOG5424_PREFIX")
         self.cri = lib.compile("CRI_PREFIX")
         self.pebble = lib.compile("PEBBLE_PREFIX")
         self.file_prefix = lib.compile("FILE_PREFIX")
         self.pod_prefix = lib.compile("POD_PREFIX")
         self.journal_marker = lib.compile("JOURNAL_MARKER")
         self.devstack_debug_suffix = lib.compile("DEVSTACK_DEBUG_SUFFIX")
-        # OSLO_LINE and OSLO_BARE_LINE share these group names; the bare one has no _ts/pid
-        self._head = ("_ts", "process_pid", "log_level", "log_logger", "_context", "openstack_instance_uuid", "message")
+        # OSLO_LINE and OSLO_BARE_LINE share these group names; the bare one has no _ts/offset/pid
+        self._head = ("_ts", "_ts_offset", "process_pid", "log_level", "log_logger", "_context",
+                      "openstack_instance_uuid", "message")
         self._context_plan = tuple(step for step in _plan(self.oslo)[1]
                                    if step[1] in schema.CONTEXT_FIELDS)
         self._context_groups = tuple(step[0] for step in self._context_plan)
@@ -125,6 +127,11 @@ class LineParser:
                 if m:
                     return build(m)
             return Line(TEXT, text=line)
+        if first == "<":
+            m = self.syslog5424.match(line)
+            if m:
+                return self._wrapped(m)
+            return Line(TEXT, text=line)
         if first == "-" and line.startswith("-- "):
             m = self.journal_marker.match(line)
             if m:
@@ -164,15 +171,15 @@ class LineParser:
 
     def _oslo(self, m: re.Match) -> Line:
         if m.re is self.oslo:
-            ts, pid, level, logger, context, instance, message = m.group(*self._head)
+            ts, offset, pid, level, logger, context, instance, message = m.group(*self._head)
         else:
-            ts = pid = None
-            level, logger, context, instance, message = m.group(*self._head[2:])
+            ts = offset = pid = None
+            level, logger, context, instance, message = m.group(*self._head[3:])
         if context is None:
             # oslo.log prints the context block on every record; its exception prefix has none.
             return Line(EXCEPTION, None, message or "", None, (pid, logger), ts, m)
         level = _LEVELS[level]
-        stamp = self.times.oslo(ts) if ts is not None else None
+        stamp = self.times.oslo(ts, offset) if ts is not None else None
         if stamp is not None and pid is not None and len(pid) < 19:  # the usual line, built in one go
             fields = {schema.TIMESTAMP: stamp, schema.PROCESS_PID: int(pid), schema.LOG_LEVEL: level,
                       schema.LOG_LOGGER: logger}
@@ -261,7 +268,9 @@ class LineParser:
         service = service_from_filename(source) if source else service_from_program(program) if program else None
         if service:
             outer[schema.SERVICE_NAME] = service
-        stream = (outer.get(schema.HOST_NAME), program, outer.get(schema.PROCESS_PID)) if program else None
+        # a syslog message is a record of its own (RFC 5424's also when it names no program)
+        stream = (outer.get(schema.HOST_NAME), program, outer.get(schema.PROCESS_PID)) \
+            if program or m.re is self.syslog5424 else None
         if inner.kind == TEXT:
             if stream is not None:
                 # A syslog line from a program that does not write oslo format is a record
@@ -364,6 +373,8 @@ class LineParser:
             fields.setdefault(schema.TIMESTAMP, times.rfc3339(value))
         elif capture == "_syslog_ts":
             fields.setdefault(schema.TIMESTAMP, times.syslog(value))
+        elif capture == "_syslog_pri":
+            fields.setdefault(schema.LOG_LEVEL, _SYSLOG_SEVERITIES[int(value) % 8])
         elif capture == "_http_ts" or capture == "_eventlet_ts":
             fields.setdefault(schema.TIMESTAMP, times.http(value))
         elif capture == "_ctime":
@@ -388,6 +399,9 @@ _LEVELS = {name: schema.normalize_level(name) for name in
 # keyed by id(): hashing a compiled pattern re-hashes its whole source every time
 _PLANS: dict[int, tuple] = {}
 _LEVEL_INITIALS = frozenset("TDIAWECF")
+# syslog's severities 0-7 (RFC 5424 PRI % 8) as osla's levels
+_SYSLOG_SEVERITIES = tuple(schema.normalize_level(name) for name in
+                           ("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG"))
 _MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
 
 

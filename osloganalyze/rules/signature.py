@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from .. import schema
 from ..redact import redact
+from ..sources.naming import OPENSTACK_PACKAGES
 
 _MASKS = [
     (re.compile(r"\breq-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<req>"),
@@ -23,15 +24,6 @@ _MASKS = [
 _SPACES = re.compile(r"\s+")
 SIGNATURE_LIMIT = 240
 
-# Top-level packages of OpenStack code (a frame in them is "ours", not a library's).
-OPENSTACK_PACKAGES = (
-    "nova", "neutron", "neutron_lib", "cinder", "glance", "glance_store", "keystone", "keystonemiddleware",
-    "keystoneauth1", "placement", "heat", "ironic", "octavia", "manila", "swift", "horizon",
-    "openstack_dashboard", "openstack_auth", "barbican", "designate", "magnum", "trove", "aodh", "ceilometer",
-    "gnocchi", "masakari", "zun", "senlin", "watcher", "cloudkitty", "blazar", "mistral", "zaqar",
-    "os_brick", "os_vif", "os_win", "networking_ovn", "ovsdbapp", "novaclient", "neutronclient",
-    "cinderclient", "glanceclient", "keystoneclient", "openstack", "osprofiler",
-)
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)', re.M)
 _PACKAGE = re.compile(r"(?:^|/)(?P<package>" + "|".join(OPENSTACK_PACKAGES) + r"|oslo_\w+|oslo)/(?P<rest>[\w/.-]+\.py)$")
 

@@ -27,6 +27,18 @@ COMPONENT_PARENTS = ("log", "logs", "kolla")
 DEVSTACK_PREFIXES = ("screen-", "devstack@")
 
 
+# Top-level packages of OpenStack code (a traceback frame in them is "ours", not a library's;
+# a log folder named after one is an OpenStack component).
+OPENSTACK_PACKAGES = (
+    "nova", "neutron", "neutron_lib", "cinder", "glance", "glance_store", "keystone", "keystonemiddleware",
+    "keystoneauth1", "placement", "heat", "ironic", "octavia", "manila", "swift", "horizon",
+    "openstack_dashboard", "openstack_auth", "barbican", "designate", "magnum", "trove", "aodh", "ceilometer",
+    "gnocchi", "masakari", "zun", "senlin", "watcher", "cloudkitty", "blazar", "mistral", "zaqar",
+    "os_brick", "os_vif", "os_win", "networking_ovn", "ovsdbapp", "novaclient", "neutronclient",
+    "cinderclient", "glanceclient", "keystoneclient", "openstack", "osprofiler",
+)
+
+
 @functools.cache
 def _tables() -> dict:
     import yaml  # here, not above: a triage lists its files before anything needs YAML
