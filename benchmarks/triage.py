@@ -96,7 +96,7 @@ def main() -> None:
     tree, size, copies = build_tree(int(args.gb * 1e9))
     osla = [sys.executable, "-m", "osloganalyze"]
     grep = ["grep", "-rF", SEED, str(tree)]
-    triage = osla + ["triage", SEED, "--logs", str(tree), "--json"]
+    triage = osla + ["triage", SEED, str(tree), "--json"]
     timed(grep)  # warm the page cache
     greps, triages = [], []
     for _ in range(args.runs):

@@ -36,7 +36,7 @@ def test_the_environment_sends_every_command_to_the_server(command, closed_port)
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["triage", FAILED, "--logs", TREE], ["scan", TREE], ["report", TREE]])
+@pytest.mark.parametrize("command", [["triage", FAILED, TREE], ["scan", TREE], ["report", TREE]])
 def test_paths_win_over_the_environment(command, closed_port):
     period = ["--since", "2015-10-29", "--until", "2015-10-30"] if command[0] == "report" else []
     result = osla(*command, *period, env={"OSLA_ES_URL": f"http://127.0.0.1:{closed_port}"})
@@ -44,17 +44,48 @@ def test_paths_win_over_the_environment(command, closed_port):
     assert "Elasticsearch" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [["triage", FAILED, "--logs", TREE], ["scan", TREE], ["report", TREE]])
+@pytest.mark.parametrize("command", [["triage", FAILED, TREE], ["scan", TREE], ["report", TREE]])
 def test_paths_and_a_server_together_are_one_line(command):
     result = osla(*command, "--es", "http://127.0.0.1:9")
     assert result.exit_code == 2
     assert result.stderr.startswith("osla: error: give either ") and result.stderr.endswith(" or --es, not both\n")
 
 
-def test_nothing_given_is_one_line_except_triage_which_reads_var_log():
-    for command in (["scan"], ["report"]):
-        result = osla(*command, env={"OSLA_ES_URL": ""})
-        assert result.exit_code == 2 and result.stderr.startswith("osla: error: give log PATHs (a node's /var/log")
+@pytest.mark.parametrize("command", [["triage", FAILED], ["scan"], ["report", "--since", "2015-10-29",
+                                                                 "--until", "2015-10-30"]])
+def test_nothing_given_reads_this_nodes_var_log_and_says_so(command, monkeypatch):
+    """Triage, scan and report alike: no PATH and no server is /var/log (here a sample tree in its place)."""
+    monkeypatch.setattr("osloganalyze.cli.backend.DEFAULT_PATHS", (TREE,))
+    result = osla(*command, env={"OSLA_ES_URL": ""})
+    assert result.exit_code == 1, result.output  # the tree was read: findings
+    assert f"osla: note: reading {TREE} (no log PATH and no server given)" in result.stderr
+
+
+def test_former_option_names_still_work_with_a_note(tmp_path):
+    log = tmp_path / "nova-api.log"
+    log.write_text("2024-05-02 08:01:10.114 21 INFO nova.api [-] started\n")
+    for old, new in ((["parse", "--host", "ctl-1", str(log)], ["parse", "--host-name", "ctl-1", str(log)]),):
+        before, now = osla(*old), osla(*new)
+        assert before.stdout == now.stdout and '"host.name":"ctl-1"' in now.stdout
+        assert "osla: note: --host is now --host-name" in before.stderr and "note" not in now.stderr
+    logs = osla("triage", FAILED, "--logs", TREE)
+    assert logs.exit_code == 1 and logs.stdout == osla("triage", FAILED, TREE).stdout
+    assert "osla: note: --logs PATH is now a PATH argument after the ID" in logs.stderr
+    canary = osla("pipeline", "check", "--fluentd", "127.0.0.1:9", "--es", "http://127.0.0.1:9", "--timeout", "1")
+    assert canary.exit_code == 2 and "osla: note: --fluentd is now --forward" in canary.stderr
+    missing = osla("pipeline", "check", "--es", "http://127.0.0.1:9")
+    assert missing.exit_code == 2 and missing.stderr == ("osla: error: give --forward HOST:PORT: Fluentd's forward "
+                                                          "input (127.0.0.1:24224 in osla's configs)\n")
+
+
+def test_the_reference_lists_shared_options_and_former_names():
+    from osloganalyze.cli.reference import vocabulary
+
+    lines = vocabulary()
+    assert any(line.startswith("| `--host-name` | `ingest`, `parse` |") for line in lines)
+    assert not any(line.startswith("| `--host` |") for line in lines)  # --host filters, on scan only
+    assert "- `osla triage --logs` is now a `[PATH...]` argument" in lines
+    assert "- `osla pipeline check --fluentd` is now `--forward`" in lines
 
 
 def test_an_osla_bug_is_an_internal_error_and_debug_shows_its_traceback(monkeypatch):
@@ -90,7 +121,7 @@ def test_only_client_failures_are_the_servers():
 
 
 def test_debug_logs_files_read_phases_and_round_trips_without_secrets():
-    result = osla("--debug", "triage", FAILED, "--logs", TREE)
+    result = osla("--debug", "triage", FAILED, TREE)
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("osla: debug: ")]
     assert any("backend: log tree" in line for line in lines)
@@ -98,13 +129,13 @@ def test_debug_logs_files_read_phases_and_round_trips_without_secrets():
     assert any("reading " in line and "nova-api.log" in line for line in lines)
     assert any(line.rstrip().endswith(" s") and "triage: 13 events in" in line for line in lines)
     assert result.stdout.startswith("Verdict: ")  # debug goes to stderr only
-    quiet = osla("triage", FAILED, "--logs", TREE)
+    quiet = osla("triage", FAILED, TREE)
     assert "osla: debug" not in quiet.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["triage", FAILED, "--logs", TREE, "--tz", "Mars/Olympus"], "Invalid value for '--tz': unknown time zone"),
-    (["triage", FAILED, "--logs", TREE, "--around", "ten minutes"], "Invalid value for '--around': takes a duration"),
+    (["triage", FAILED, TREE, "--tz", "Mars/Olympus"], "Invalid value for '--tz': unknown time zone"),
+    (["triage", FAILED, TREE, "--around", "ten minutes"], "Invalid value for '--around': takes a duration"),
     (["scan", TREE, "--emit-fluentd", "localhost"], "Invalid value for '--emit-fluentd': takes HOST:PORT"),
     (["scan", TREE, "--emit-fluentd", "127.0.0.1:99999"], "with a port from 1 to 65535"),
     (["report", TREE, "--email", "a@b", "--smtp", "mail:x"], "Invalid value for '--smtp': takes HOST[:PORT]"),

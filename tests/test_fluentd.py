@@ -403,7 +403,7 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
     setup(osla_client(es_url), "canary")
     good = FluentdStandIn(es_url, "canary")
     try:
-        result = osla("pipeline", "check", "--fluentd", good.address, "--es", es_url, "--prefix", "canary",
+        result = osla("pipeline", "check", "--forward", good.address, "--es", es_url, "--prefix", "canary",
                       "--timeout", "20")
     finally:
         good.close()
@@ -412,7 +412,7 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
                                                              result.stdout), result.stdout
     dropping = FluentdStandIn(es_url, "canary", drop=True)
     try:
-        lost = osla("pipeline", "check", "--fluentd", dropping.address, "--es", es_url, "--prefix", "canary",
+        lost = osla("pipeline", "check", "--forward", dropping.address, "--es", es_url, "--prefix", "canary",
                     "--timeout", "3")
     finally:
         dropping.close()
@@ -421,7 +421,7 @@ def test_pipeline_check_reports_latency_or_the_broken_hop(es_url):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    down = osla("pipeline", "check", "--fluentd", f"127.0.0.1:{port}", "--es", es_url, "--prefix", "canary")
+    down = osla("pipeline", "check", "--forward", f"127.0.0.1:{port}", "--es", es_url, "--prefix", "canary")
     assert down.exit_code == 2 and "pipeline broken at osla -> Fluentd" in down.stderr
 
 

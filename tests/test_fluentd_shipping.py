@@ -170,7 +170,7 @@ def shipped(es_url, tmp_path_factory):
     finally:
         fluentd.stop()
         front.close()
-    ingested = osla("ingest", root / "var" / "log", "--host", NODE, "--es", es_url, "--prefix", "files", "--json")
+    ingested = osla("ingest", root / "var" / "log", "--host-name", NODE, "--es", es_url, "--prefix", "files", "--json")
     assert ingested.exit_code == 0, ingested.output
     return {"url": es_url, "root": root, "files": files, "server": server, "total": total, "warnings": warnings,
             **facts}
@@ -269,18 +269,18 @@ def test_pipeline_check_through_the_real_fluentd_times_the_canary_or_names_the_h
     address = f"127.0.0.1:{port}"
     try:
         assert wait_for(lambda: "fluentd worker is now running" in fluentd.output(), 60), fluentd.output()[-2000:]
-        good = osla("pipeline", "check", "--fluentd", address, "--es", es_url, "--prefix", "canaryf", "--timeout", "30")
+        good = osla("pipeline", "check", "--forward", address, "--es", es_url, "--prefix", "canaryf", "--timeout", "30")
         assert good.exit_code == 0, good.output + fluentd.output()[-2000:]
         latency = float(re.search(r" in ([\d.]+) ?s", good.stdout).group(1))
         assert latency < 10, good.stdout
         front.down()
-        lost = osla("pipeline", "check", "--fluentd", address, "--es", es_url, "--prefix", "canaryf", "--timeout", "8")
+        lost = osla("pipeline", "check", "--forward", address, "--es", es_url, "--prefix", "canaryf", "--timeout", "8")
         assert lost.exit_code == 2 and re.search("pipeline broken at Fluentd -> (Elasticsearch|OpenSearch): ",
                                                  lost.stderr), lost.output
     finally:
         fluentd.stop(timeout=15)
         front.close()
-    down = osla("pipeline", "check", "--fluentd", address, "--es", es_url, "--prefix", "canaryf")
+    down = osla("pipeline", "check", "--forward", address, "--es", es_url, "--prefix", "canaryf")
     assert down.exit_code == 2 and "pipeline broken at osla -> Fluentd" in down.stderr
     print(f"\ncanary through the real Fluentd: {good.stdout.strip()}")
 

@@ -40,7 +40,7 @@ def test_a_torn_access_line_keeps_its_other_fields(tmp_path):
     (logs / "nova-api.log").write_text(TORN + "\n")
     assert osla("parse", tmp_path).exit_code == 0
     assert osla("scan", tmp_path).exit_code == 1  # the 500 is a finding
-    assert osla("triage", "req-0a1b2c3d-0000-4000-8000-000000000001", "--logs", tmp_path).exit_code == 1
+    assert osla("triage", "req-0a1b2c3d-0000-4000-8000-000000000001", tmp_path).exit_code == 1
     assert osla("report", tmp_path, "--since", "2017-05-16", "--until", "2017-05-17").exit_code in (0, 1)
 
 
@@ -74,14 +74,14 @@ def test_a_symlink_loop_hides_nothing_else_and_is_said(tmp_path):
     assert "aaa.log: Too many levels of symbolic links" in after.stderr
     import json
     assert json.loads(after.stdout)["findings"] == json.loads(before.stdout)["findings"]
-    assert osla("triage", FAILED, "--logs", tree).stdout.startswith("Verdict: ")
+    assert osla("triage", FAILED, tree).stdout.startswith("Verdict: ")
 
 
 def test_a_fifo_is_skipped_with_a_note_and_hangs_nothing(tmp_path):
     tree = _copy_tree(tmp_path)
     fifo = next(tree.rglob("nova-api.log")).parent / "x.log"
     os.mkfifo(fifo)
-    for args in (["parse", tree], ["scan", tree], ["triage", FAILED, "--logs", tree],
+    for args in (["parse", tree], ["scan", tree], ["triage", FAILED, tree],
                  ["report", tree, "--since", "2015-10-29", "--until", "2015-10-30"], ["parse", fifo]):
         result = run(*args)
         assert result.returncode in (0, 1), (args, result.stderr)
@@ -116,7 +116,7 @@ def test_an_empty_folder_is_one_line_not_a_clean_bill(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["triage", FAILED, "--logs", TREE, "--around", "1000000d"], "longer than a century"),
+    (["triage", FAILED, TREE, "--around", "1000000d"], "longer than a century"),
     (["scan", TREE, "--since", "99999999d"], "longer than a century"),
     (["report", TREE, "--baseline", "99999999d"], "longer than a century"),
     (["report", TREE, "--since", "0001-01-01", "--until", "0001-01-02"], "the baseline reaches before the year 1"),
@@ -182,13 +182,13 @@ def test_control_characters_from_logs_never_reach_the_terminal(tmp_path):
     (logs / "nova-api.log").write_text(
         f"2024-05-01 12:00:00.000 7 ERROR nova.api [{rid} - - - - -] boom \x1b]52;c;cm0gLXJmIH4=\x07 done\n"
         f"2024-05-01 12:00:00.001 7 ERROR nova.api [{rid} - - - - -] over\rwritten \x1b]0;owned\x07\x9b2J\n")
-    for args in (["triage", rid, "--logs", tmp_path], ["scan", tmp_path],
+    for args in (["triage", rid, tmp_path], ["scan", tmp_path],
                  ["report", tmp_path, "--since", "2024-05-01", "--until", "2024-05-02"]):
         result = osla(*args)
         assert result.exit_code in (0, 1), result.output
         for control in ("\x1b]", "\x07", "\r", "\x9b"):
             assert control not in result.output, (args, control)
-    assert "\\x1b]52;c;" in osla("triage", rid, "--logs", tmp_path).stdout  # shown, escaped
+    assert "\\x1b]52;c;" in osla("triage", rid, tmp_path).stdout  # shown, escaped
 
 
 @pytest.mark.parametrize("regex", ["(a+)+$", "(.*a){40}", "(x|y*)*z", r"(\w+\s?)+$"])
@@ -249,7 +249,7 @@ def test_a_record_past_the_line_limit_is_tagged_and_counted(tmp_path):
 
 
 def test_a_full_disk_on_stdout_is_one_line():
-    for args in (["scan", TREE], ["triage", FAILED, "--logs", TREE],
+    for args in (["scan", TREE], ["triage", FAILED, TREE],
                  ["report", TREE, "--since", "2015-10-29", "--until", "2015-10-30"], ["parse", TREE]):
         with open("/dev/full", "w") as full:
             result = subprocess.run([sys.executable, "-m", "osloganalyze", *map(str, args)], stdout=full,

@@ -102,13 +102,13 @@ def test_scan_finds_the_fernet_problems_and_ties_the_500_to_them(keystone):
 def test_triage_of_the_failed_request_puts_the_fernet_verdict_first(keystone, es_url):
     server, seen = keystone
     failed = seen["no_repository"][1]
-    local = osla("triage", failed, "--logs", str(server.root / "log"), "--json")
+    local = osla("triage", failed, str(server.root / "log"), "--json")
     view = json.loads(local.stdout)
     assert local.exit_code == 1
     assert view["verdict"]["rule"] == "fernet-key-repository-unusable" and view["verdict"]["category"] == "config"
     assert view["verdict"]["text"].startswith("configuration: Keystone Fernet key repository missing or unreadable")
     assert any(row["stack_trace"] and "KeysNotFound" in row["stack_trace"] for row in view["timeline"])
-    tagged = json.loads(osla("triage", seen["global"], "--logs", str(server.root / "log"), "--json").stdout)
+    tagged = json.loads(osla("triage", seen["global"], str(server.root / "log"), "--json").stdout)
     assert {row["global_request_id"] for row in tagged["timeline"]} == {seen["global"]}
     assert {row["request_id"] for row in tagged["timeline"]} == {seen["tagged"][1]}
     assert osla("ingest", str(server.root / "log"), "--es", es_url, "--prefix", "keystone").exit_code == 0
@@ -135,6 +135,6 @@ def test_report_has_a_keystone_section_with_the_fernet_failures(keystone):
     assert {"fernet-key-repository-unusable", "fernet-key-malformed", "keystone-unexpected-error"} <= tagged
     failed = seen["no_repository"][1]
     bug = next(f for f in report["findings"] if f["rule"] == "keystone-unexpected-error")
-    assert bug["triage"].startswith(f"osla triage {failed} --logs ")
+    assert bug["triage"].startswith(f"osla triage {failed} ")
     text = osla("report", str(server.root / "log"), "--since", "3h", "--baseline", "1d").stdout
     assert "KEYSTONE AUTHENTICATION AND FERNET" in text and "Keystone Fernet key repository missing or unreadable" in text

@@ -87,8 +87,8 @@ def test_no_output_carries_a_secret(tmp_path):
     for i in (0, 7, len(FORMS) - 1):
         rid = f"req-{i:08d}-0000-4000-8000-000000000000"
         html = tmp_path / f"triage-{i}.html"
-        for args in (["triage", rid, "--logs", tree], ["triage", rid, "--logs", tree, "--json"],
-                     ["triage", rid, "--logs", tree, "--html", str(html)]):
+        for args in (["triage", rid, tree], ["triage", rid, tree, "--json"],
+                     ["triage", rid, tree, "--html", str(html)]):
             result = osla(*args)
             assert result.exit_code == 1, result.output
             outputs[" ".join(args[:2] + args[4:])] = result.output

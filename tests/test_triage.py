@@ -35,13 +35,13 @@ def test_ids_operators_paste_are_understood():
     assert classify("a18a582442154e24bcfccb9f89f6bcbd") == ("instance", MIGRATED)
     with pytest.raises(BadId):
         classify("req-123")
-    result = osla("triage", "nonsense", "--logs", BUNDLE)
+    result = osla("triage", "nonsense", BUNDLE)
     assert result.exit_code == 2 and result.stderr.startswith("osla: error: 'nonsense' is not a request id")
 
 
 @pytest.fixture(scope="module")
 def failed_request():
-    return triage_json(FAILED, "--logs", BUNDLE)
+    return triage_json(FAILED, BUNDLE)
 
 
 def test_nova_api_500_yields_its_traceback_and_neutrons_side(failed_request):
@@ -68,7 +68,7 @@ def test_nova_api_500_yields_its_traceback_and_neutrons_side(failed_request):
 
 
 def test_text_view_on_a_pipe_is_plain_and_complete():
-    result = osla("triage", FAILED, "--logs", BUNDLE)
+    result = osla("triage", FAILED, BUNDLE)
     assert result.exit_code == 1
     out = result.stdout
     assert out.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
@@ -81,7 +81,7 @@ def test_text_view_on_a_pipe_is_plain_and_complete():
 
 def test_html_page_is_self_contained_and_escaped(tmp_path):
     page = tmp_path / "triage.html"
-    result = osla("triage", FAILED, "--logs", BUNDLE, "--html", str(page))
+    result = osla("triage", FAILED, BUNDLE, "--html", str(page))
     assert result.exit_code == 1
     # the terminal gets the verdict and where the page is, not the whole triage again
     assert result.stdout.startswith("Verdict: ") and result.stdout.count("\n") <= 2
@@ -101,7 +101,7 @@ def test_nova_api_and_conductor_share_the_request_id(tmp_path):
     conductor = [line for line in lines if line.strip() and " nova.api.openstack.wsgi " not in line]
     (host / "nova-api.log").write_text("\n".join(api) + "\n")
     (host / "nova-conductor.log").write_text("\n".join(conductor) + "\n")
-    view = triage_json("req-adb018d8-afb7-4668-869c-179b90ea5dbf", "--logs", str(tmp_path))
+    view = triage_json("req-adb018d8-afb7-4668-869c-179b90ea5dbf", str(tmp_path))
     assert set(view["summary"]["services"]) == {"nova-api", "nova-conductor"}
     assert view["summary"]["hosts"] == {"ctl-1": view["summary"]["events"]}
     assert view["verdict"]["category"] == "infrastructure" and view["verdict"]["rule"] == "messaging-timeout"
@@ -113,17 +113,17 @@ def test_one_global_request_id_leads_to_its_local_ids(tmp_path):
     folder = tmp_path / "cinder-node" / "var" / "log" / "cinder"
     folder.mkdir(parents=True)
     (folder / "cinder-volume.log").write_text(snippet_blocks("global_request_id_snippets.txt")["G2"] + "\n")
-    view = triage_json("req-e4e454d2-8922-4a2a-abd9-9b67af159199", "--logs", str(tmp_path))
+    view = triage_json("req-e4e454d2-8922-4a2a-abd9-9b67af159199", str(tmp_path))
     called = {f["id"] for f in view["followed"] if f["reason"] == "called by req-e4e454d2-8922-4a2a-abd9-9b67af159199"}
     assert {"req-757c8e35-c498-438f-be57-dc8a302ad923", "req-7488b9f7-8dd4-4df5-bdbc-441ce123ef96"} <= called
     assert len(view["requests"]) >= 2  # the global id logs nothing itself: its local requests are the roots
     # starting from one local id, the chase goes up to the caller and down to its other calls
-    up = triage_json("req-757c8e35-c498-438f-be57-dc8a302ad923", "--logs", str(tmp_path))
+    up = triage_json("req-757c8e35-c498-438f-be57-dc8a302ad923", str(tmp_path))
     assert {f["id"] for f in up["followed"]} >= called | {"req-e4e454d2-8922-4a2a-abd9-9b67af159199"}
 
 
 def test_an_instance_on_both_compute_hosts(tmp_path):
-    view = triage_json(MIGRATED, "--logs", BUNDLE)
+    view = triage_json(MIGRATED, BUNDLE)
     compute_hosts = {row["host"] for row in view["timeline"] if row["service"] == "nova-compute"}
     assert compute_hosts == {"hp-ms-01-c29", "hp-ms-01-c30"}
     assert view["kind"] == "instance" and len([f for f in view["followed"] if f["kind"] == "request"]) > 1
@@ -131,23 +131,23 @@ def test_an_instance_on_both_compute_hosts(tmp_path):
 
 
 def test_bounds_hold_and_are_said():
-    narrow = triage_json(MIGRATED, "--logs", BUNDLE, "--max-ids", "3")
+    narrow = triage_json(MIGRATED, BUNDLE, "--max-ids", "3")
     assert len(narrow["followed"]) <= 3
     assert any("stopped following at 3 ids" in limit for limit in narrow["limits"])
-    one_hop = triage_json(FAILED, "--logs", BUNDLE, "--hops", "1")
+    one_hop = triage_json(FAILED, BUNDLE, "--hops", "1")
     assert NEUTRON_CALL in {f["id"] for f in one_hop["followed"]}
     assert any("stopped after 1 hops" in limit for limit in one_hop["limits"])
     assert "neutron-server" not in {row["service"] for row in one_hop["timeline"]}
 
 
 def test_not_found_lists_near_matches_and_the_time_searched():
-    result = osla("triage", "req-e4f91dbb-0000-4000-8000-000000000000", "--logs", BUNDLE)
+    result = osla("triage", "req-e4f91dbb-0000-4000-8000-000000000000", BUNDLE)
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert line.startswith("osla: error: req-e4f91dbb-0000-4000-8000-000000000000 not found in 10 files")
     assert "logs from 2015-10-20T" in line and line.count("Z to 2015-10-") == 1 and f"near matches: {FAILED}" in line
     assert len(result.stderr.splitlines()) == 1
-    missing = osla("triage", FAILED, "--logs", "/nonexistent/logs")
+    missing = osla("triage", FAILED, "/nonexistent/logs")
     assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
@@ -160,7 +160,7 @@ def test_elasticsearch_gives_the_same_triage_in_at_most_5_round_trips(es_url, fa
     assert osla("ingest", BUNDLE, "--es", es_url, "--prefix", "triage").exit_code == 0
     Http(es_url).refresh("triage-*")
     client = osla_client(es_url)
-    for seed, local in ((FAILED, failed_request), (MIGRATED, triage_json(MIGRATED, "--logs", BUNDLE))):
+    for seed, local in ((FAILED, failed_request), (MIGRATED, triage_json(MIGRATED, BUNDLE))):
         remote = triage_elasticsearch(client, "triage", seed, load_rules())
         assert remote["round_trips"] <= 5
         assert [(r["time"], r["host"], r["file"], r["offset"]) for r in remote["timeline"]] == \
@@ -206,7 +206,7 @@ def test_the_forked_search_finds_what_one_process_finds(monkeypatch):
     paths = log_paths([BUNDLE])
     ends_alone = FileEnds()
     alone = grep.search_all(paths, b"req-9d527390", ends=ends_alone)
-    view_alone = triage_json(FAILED, "--logs", BUNDLE)
+    view_alone = triage_json(FAILED, BUNDLE)
     before = _children()
     monkeypatch.setattr(grep, "GREP_PARALLEL_BYTES", 0)
     ends_forked = FileEnds()
@@ -216,7 +216,7 @@ def test_the_forked_search_finds_what_one_process_finds(monkeypatch):
     assert calls == [min(os.cpu_count() or 1, 8)]  # the children were searching while meanwhile ran
     assert forked == alone and sum(len(hits) for hits in forked.values()) >= 2
     assert ends_forked.known == ends_alone.known and len(ends_alone.known) == len(paths)
-    assert triage_json(FAILED, "--logs", BUNDLE) == view_alone
+    assert triage_json(FAILED, BUNDLE) == view_alone
     assert _children() == before  # every child reaped
 
 
@@ -249,18 +249,18 @@ def test_files_that_cannot_be_read_are_skipped_and_said(tmp_path, monkeypatch, f
     whole = gzip.compress(b"".join(b"2015-10-29 10:51:11.%03d 1 ERROR nova.api %d\n" % (i % 1000, i * 7919)
                                    for i in range(5000)))
     (tree / "hp-ms-01-c29" / "var" / "log" / "nova" / "nova-api.log.1.gz").write_bytes(whole[:len(whole) // 2])
-    result = osla("triage", FAILED, "--logs", str(tree))
+    result = osla("triage", FAILED, str(tree))
     assert result.exit_code == 1 and result.stdout.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
     assert f"note: not read: {tree / 'gone.log'}: No such file or directory" in result.stdout
     assert "nova-api.log.1.gz: " in result.stdout
-    view = triage_json(FAILED, "--logs", str(tree))
+    view = triage_json(FAILED, str(tree))
     assert len(view["read_errors"]) == 2 and view["summary"]["events"] == 13
     # what the cut .gz holds before the damage is still read: its first error is a nearby one
     assert any(row["service"] == "nova-api" and row["message"] == "0" for row in view["nearby_errors"])
 
 
 def test_a_bad_time_zone_is_one_line():
-    result = osla("triage", FAILED, "--logs", BUNDLE, "--tz", "Mars/Olympus")
+    result = osla("triage", FAILED, BUNDLE, "--tz", "Mars/Olympus")
     assert result.exit_code == 2 and result.stderr == "osla: error: Invalid value for '--tz': unknown time zone " \
         "'Mars/Olympus' (use an IANA name such as Europe/Paris, an offset such as +02:00, or UTC) " \
         "(see 'osla triage --help')\n"

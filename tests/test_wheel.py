@@ -77,7 +77,7 @@ def test_wheel_installs_and_parses_outside_the_repo(installed, tmp_path):
                                "--out", "conf"], cwd=work, env=clean_env, capture_output=True, text=True)
     assert rendered.returncode == 0 and (work / "conf" / "n1" / "nova.conf").is_file()
     page = subprocess.run([str(env_dir / "bin" / "osla"), "triage", "req-adb018d8-afb7-4668-869c-179b90ea5dbf",
-                           "--logs", "nova-api.log", "--html", "t.html"], cwd=work, env=clean_env,
+                           "nova-api.log", "--html", "t.html"], cwd=work, env=clean_env,
                           capture_output=True, text=True)
     assert page.returncode == 1 and "<!DOCTYPE html>" in (work / "t.html").read_text()
 

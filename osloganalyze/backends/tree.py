@@ -27,7 +27,7 @@ class LogTree:
         return ", ".join(self.paths)
 
     def triage_options(self) -> str:
-        return " ".join(f"--logs {shlex.quote(p)}" for p in self.paths)
+        return " ".join(shlex.quote(p) for p in self.paths)
 
     def scan(self, rules: list[Rule], query: EventQuery, progress: Progress | None = None) -> ScanResult:
         from ..parse import Stats, parse_paths

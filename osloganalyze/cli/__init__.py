@@ -161,6 +161,6 @@ def main(ctx, debug):
     \b
     Example:
       osla parse /var/log/nova/ > events.jsonl
-      osla --debug triage req-... --logs /var/log
+      osla --debug triage req-... /var/log
     """
     _configure_logging(debug)

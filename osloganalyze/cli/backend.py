@@ -1,10 +1,10 @@
 """The backend, chosen once for every command by one rule:
 
-- log paths given (PATH arguments, or ``--logs`` on triage): the log tree, whatever the
+- log paths given (PATH arguments): the log tree, whatever the
   environment or the config file say;
 - else a server URL from ``--es``, ``OSLA_ES_URL`` or the config file: that server;
 - paths and ``--es`` both on the command line: a one-line error;
-- neither: the command's default tree (triage reads /var/log) or a one-line error.
+- neither: this node's own logs, /var/log, with a note saying so (triage, scan and report alike).
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import logging
 import click
 
 from ..backends.server import PROFILES
-from .common import Failure, es_options, es_settings
+from .common import Failure, es_options, es_settings, say
 from .types import TIME_ZONE
 
 log = logging.getLogger("osla")
+DEFAULT_PATHS = ("/var/log",)  # a node's own logs, where a command is given neither PATHs nor a server
 
 
 def backend_options(command):
@@ -38,11 +39,11 @@ def backend_options(command):
 
 
 def choose(paths, *, es_urls=(), es_user=None, es_password=None, es_ca=None, es_api_key=None, config_file=None,
-           prefix=None, profile="auto", tz="UTC", year=None, default_paths=(), paths_word="log PATHs"):
+           prefix=None, profile="auto", tz="UTC", year=None):
     """The one backend of a command (see the module's rule)."""
     paths = list(paths)
     if paths and es_urls:
-        raise Failure(f"give either {paths_word} or --es, not both")
+        raise Failure("give either log PATHs or --es, not both")
     if paths:
         return _tree(paths, tz, year)
     settings = es_settings(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
@@ -55,10 +56,8 @@ def choose(paths, *, es_urls=(), es_user=None, es_password=None, es_ca=None, es_
         prefix = prefix or (KOLLA_PREFIX if profile == "kolla" else DEFAULT_PREFIX)
         log.debug("backend: server %s, indices %s-* (profile %s)", ", ".join(map(shown, settings.urls)), prefix, profile)
         return SearchServer(settings, prefix, profile, fallback)
-    if default_paths:
-        return _tree(list(default_paths), tz, year)
-    raise Failure(f"give {paths_word} (a node's /var/log, an unpacked bundle), or --es URL for a server "
-                  f"(or set OSLA_ES_URL)")
+    say("note", f"reading {', '.join(DEFAULT_PATHS)} (no log PATH and no server given)")
+    return _tree(list(DEFAULT_PATHS), tz, year)
 
 
 def _tree(paths: list[str], tz: str, year: int | None):

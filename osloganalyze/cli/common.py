@@ -142,6 +142,21 @@ def loaded_rules(rules_dirs):
     return rules
 
 
+def former_name(old: str, dest: str, **attrs):
+    """An option's former name, hidden from --help: it still works (see ``renamed``)."""
+    return click.option(old, f"{dest}_former", hidden=True, **attrs)
+
+
+def renamed(value, former, old: str, new: str):
+    """The value of an option given under its new name or its former one (with a note)."""
+    if former is None or former == ():
+        return value
+    say("note", f"{old} is now {new} (the old name works until osla 0.3)")
+    if isinstance(value, tuple):
+        return value + tuple(former)
+    return value if value is not None else former
+
+
 def say(kind: str, text: str) -> None:
     """One line on stderr, 'osla: note: ...', its control characters escaped (file names, log text)."""
     from ..output import printable

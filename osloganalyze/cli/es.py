@@ -8,7 +8,7 @@ import click
 
 from ..es.connection import client_errors, explain, server_errors
 from ..parse import Stats, parse_paths
-from .common import Failure, Progress, es_client, es_options, say
+from .common import Failure, Progress, es_client, es_options, former_name, renamed, say
 from .types import DURATION, TIME_ZONE
 
 
@@ -82,14 +82,15 @@ def check_command(as_json, **connection):
 @es_options
 @click.option("--prefix", default="openstack", show_default=True, help="Index prefix (indices PREFIX-YYYY.MM.DD).")
 @click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE, help="Time zone of naive oslo.log timestamps.")
-@click.option("--host", help="host.name for every event (default: from the path).")
+@click.option("--host-name", "host", help="host.name for every event (default: from the path).")
+@former_name("--host", "host")
 @click.option("--year", type=click.IntRange(1970, 9999), help="Year for syslog dates that carry none.")
 @click.option("--keep-secrets", is_flag=True,
               help="Index passwords and tokens as logged (default: masked, as parsers/secrets.yaml defines them).")
 @click.option("--block-wait", default="10m", show_default=True, type=DURATION,
               help="How long to wait out a write block (the flood-stage watermark) before stopping with exit 1.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def ingest_command(paths, prefix, tz, host, year, keep_secrets, block_wait, as_json, **connection):
+def ingest_command(paths, prefix, tz, host, host_former, year, keep_secrets, block_wait, as_json, **connection):
     """Parse log files and bulk-index the events into Elasticsearch.
 
     The index template is installed first if PREFIX has none (osla es setup).
@@ -106,6 +107,7 @@ def ingest_command(paths, prefix, tz, host, year, keep_secrets, block_wait, as_j
     """
     from ..es.ingest import ingest
 
+    host = renamed(host, host_former, "--host", "--host-name")
     client, settings = es_client(**connection)
     _ensure_template(client, settings, prefix)
     stats = Stats()

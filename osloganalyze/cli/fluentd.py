@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import Failure, es_client, es_options, say
+from .common import Failure, es_client, es_options, former_name, renamed, say
 from .types import HOST_PORT
 
 
@@ -72,7 +72,7 @@ def render_command(inventory_file, out, mode, discover_root, node):
 @click.argument("directory", type=click.Path(exists=True))
 @click.option("--fluentd", "fluentd_bin", type=click.Path(dir_okay=False), help="fluentd executable (default: on PATH).")
 @click.option("--ruby", "ruby_bin", type=click.Path(dir_okay=False), help="ruby executable (default: on PATH).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: every file and its problems.")
 def check_command(directory, fluentd_bin, ruby_bin, as_json):
     """Check rendered configs: fluentd --dry-run where fluentd is installed, and every regexp
     in Ruby (Onigmo) against osla's Python parser on golden lines. Exit 1 on any problem.
@@ -107,26 +107,32 @@ def pipeline_group():
 
     \b
     Example:
-      osla pipeline check --fluentd 127.0.0.1:24224 --es https://es:9200
+      osla pipeline check --forward 127.0.0.1:24224 --es https://es:9200
     """
 
 
 @pipeline_group.command("check")
-@click.option("--fluentd", "address", required=True, type=HOST_PORT, help="Fluentd's forward input.")
+@click.option("--forward", "address", type=HOST_PORT, metavar="HOST:PORT",
+              help="Fluentd's forward input (the configs' <source> @type forward).  [required]")
+@former_name("--fluentd", "address", type=HOST_PORT)
 @es_options
-@click.option("--prefix", default="openstack", show_default=True)
+@click.option("--prefix", default="openstack", show_default=True, help="Index prefix the configs ship into.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the canary.")
-@click.option("--json", "as_json", is_flag=True)
-def pipeline_check_command(address, es_urls, es_user, es_password, es_ca, es_api_key, config_file, prefix, timeout,
-                           as_json):
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def pipeline_check_command(address, address_former, es_urls, es_user, es_password, es_ca, es_api_key, config_file,
+                           prefix, timeout, as_json):
     """Send a canary through Fluentd into Elasticsearch or OpenSearch; print the latency, or the hop that failed.
 
     \b
     Example:
-      osla pipeline check --fluentd 127.0.0.1:24224 --es https://es:9200 --timeout 30
+      osla pipeline check --forward 127.0.0.1:24224 --es https://es:9200 --timeout 30
     """
     from ..es.connection import server_errors
     from ..fluentd.pipeline import check
+
+    address = renamed(address, address_former, "--fluentd", "--forward")
+    if address is None:
+        raise Failure("give --forward HOST:PORT: Fluentd's forward input (127.0.0.1:24224 in osla's configs)")
 
     client, settings = es_client(es_urls, es_user, es_password, es_ca, es_api_key, config_file)
     with server_errors(settings):

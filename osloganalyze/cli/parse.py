@@ -8,7 +8,7 @@ import click
 
 from ..output import JsonLinesWriter, printable
 from ..parse import Stats, parse_paths
-from .common import Failure, Progress, say
+from .common import Failure, Progress, former_name, renamed, say
 from .types import TIME_ZONE
 
 
@@ -17,11 +17,13 @@ from .types import TIME_ZONE
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write events here instead of stdout.")
 @click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE,
               help="Time zone of naive oslo.log timestamps (IANA name).")
-@click.option("--host", help="host.name for every event (default: the bundle folder, or this host for /var/log).")
+@click.option("--host-name", "host", help="host.name for every event (default: the bundle folder, or this host for "
+                                           "/var/log).")
+@former_name("--host", "host")
 @click.option("--year", type=click.IntRange(1970, 9999),
               help="Year for syslog dates that carry none (default: the file's modification year).")
 @click.option("--json-summary", is_flag=True, help="Print the summary on stderr as one JSON object.")
-def parse_command(paths, output, tz, host, year, json_summary):
+def parse_command(paths, output, tz, host, host_former, year, json_summary):
     """Parse oslo.log files (and access logs, journald dumps) into events.
 
     PATH is a file, a folder (walked for *.log, *.txt and their rotations,
@@ -34,6 +36,7 @@ def parse_command(paths, output, tz, host, year, json_summary):
       osla parse bundle/ -o events.jsonl        # bundle/<host>/var/log/...
       journalctl -u devstack@n-cpu | osla parse -
     """
+    host = renamed(host, host_former, "--host", "--host-name")
     stats = Stats()
     progress = Progress("parsing")
     try:

@@ -44,9 +44,52 @@ def reference() -> str:
            "a test fails when it is not current.", ""]
     for path, _ in commands():
         out.append(f"- [`{path}`](#{path.replace(' ', '-')})")
+    out += ["", *vocabulary()]
     for path, command in commands():
         out += ["", f"## {path}", "", "```text", help_text(path, command).rstrip(), "```"]
     return "\n".join(out) + "\n"
+
+
+# what an option means on every command that has it, where each command's help says it its own way
+SHARED_MEANINGS = {
+    "--json": "output for scripts: JSON instead of text (each command's help says its shape)",
+    "--prefix": "index prefix on the server: indices PREFIX-YYYY.MM.DD",
+    "--html": "also write a self-contained HTML page to FILE",
+}
+
+
+def vocabulary() -> list[str]:
+    """The options several commands share, with what each means on each, and the former names
+    that still work: one word, one meaning, across commands."""
+    uses: dict[str, list[tuple[str, str]]] = {}
+    former: list[tuple[str, str, str]] = []
+    for path, command in commands():
+        if isinstance(command, click.Group):
+            continue
+        by_name = {param.name: param for param in command.params}
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            if param.hidden:
+                new = by_name.get((param.name or "").removesuffix("_former"))
+                if new is not None and new is not param:
+                    now = f"`{new.opts[0]}`" if isinstance(new, click.Option) else f"a `{new.human_readable_name}` argument"
+                    former.append((param.opts[0], now, path))
+                continue
+            meaning = (param.help or "").split(". ")[0].rstrip(".")
+            uses.setdefault(" / ".join(f"`{name}`" for name in param.opts), []).append((path, meaning))
+    out = ["## Options shared by several commands", "",
+           "| option | commands | meaning |", "|---|---|---|"]
+    for name in sorted(uses):
+        if len(uses[name]) < 2 or name.startswith("`--help`"):
+            continue
+        first = name.split(" / ")[0].strip("`")
+        meaning = SHARED_MEANINGS.get(first) or min((m for _, m in uses[name] if m), key=len, default="")
+        paths = ", ".join(f"`{path.removeprefix('osla ')}`" for path, _ in uses[name])
+        out.append(f"| {name} | {paths} | {meaning} |")
+    out += ["", "Former names, still taken with a note until osla 0.3:", ""]
+    out += [f"- `{path} {old}` is now {now}" for old, now, path in sorted(former)]
+    return out
 
 
 def options_of(path: str) -> set[str]:

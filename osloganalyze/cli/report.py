@@ -67,7 +67,7 @@ def report_command(paths, since, until, baseline, html_file, as_text, as_json, r
     failures, recurring tracebacks and rule findings of a period, against a baseline.
 
     PATH is a log tree (a node's /var/log, a bundle); with --es (or OSLA_ES_URL) and no
-    PATH, the server counts with aggregations. On a log tree the baseline comes from the state
+    PATH, the server counts with aggregations; with neither, /var/log is read. On a log tree the baseline comes from the state
     store where it holds those hours (--state), from the files otherwise. Exit status: 0
     nothing flagged, 1 something flagged, 2 error, 3 no events in the period (it says what
     time the logs cover).

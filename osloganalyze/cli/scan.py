@@ -48,7 +48,7 @@ def scan_command(paths, since, until, services, hosts, rules_dirs, only, min_sev
 
     PATH is a log file or folder (a node's /var/log, an unpacked bundle); with
     --es (or OSLA_ES_URL / the config file) and no PATH, the rules run as
-    queries in Elasticsearch instead.
+    queries in Elasticsearch instead; with neither, /var/log is read.
 
     Each finding has a count, first and last seen, services, hosts, a few
     request ids (for osla triage) and one example. Exit status: 0 no finding,

@@ -7,14 +7,14 @@ import sys
 import click
 
 from .backend import backend_options, choose
-from .common import Failure, colour_wanted, loaded_rules, rules_option
+from .common import Failure, colour_wanted, former_name, loaded_rules, renamed, rules_option
 from .types import DURATION
 
 
 @click.command("triage")
 @click.argument("request_id", metavar="ID")
-@click.option("--logs", "paths", multiple=True, type=click.Path(), metavar="PATH",
-              help="Log file or folder to search (repeatable; default /var/log unless a server is set).")
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH...]")
+@former_name("--logs", "paths", multiple=True, type=click.Path())
 @backend_options
 @click.option("--around", default="10m", show_default=True, type=DURATION,
               help="Time window around the id's own events.")
@@ -26,13 +26,13 @@ from .types import DURATION
 @click.option("--json", "as_json", is_flag=True, help="The whole triage as one JSON document.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
               help="Also write a self-contained HTML page to this file.")
-def triage_command(request_id, paths, around, hops, max_ids, rules_dirs, as_json, html_file, **where):
+def triage_command(request_id, paths, paths_former, around, hops, max_ids, rules_dirs, as_json, html_file, **where):
     """Follow one request through every service and host, and judge it.
 
     ID is a request id (req-...), a global request id, the Request-ID an
     OpenStack CLI error printed, or an instance uuid. The logs are a local
-    tree (--logs; default /var/log) or a server (--es, OSLA_ES_URL or the
-    config file).
+    tree (PATH: files or folders; default /var/log) or a server (--es,
+    OSLA_ES_URL or the config file).
 
     First a verdict from the rules, then the requests it led to (callers,
     callees, the instance it acted on) with HTTP status and time, then the
@@ -41,14 +41,15 @@ def triage_command(request_id, paths, around, hops, max_ids, rules_dirs, as_json
 
     \b
     Examples:
-      osla triage req-e4f91dbb-6b8f-4240-8a23-f424f1900e54 --logs samples/live-migration
+      osla triage req-e4f91dbb-6b8f-4240-8a23-f424f1900e54 samples/live-migration
       osla triage 'Request-ID: req-...' --es https://es:9200 --html triage.html
       osla triage req-... --server https://opensearch:9200 --profile kolla   # Kolla's flog-* as they are
     """
     from ..triage import classify
 
     classify(request_id)
-    backend = choose(paths, default_paths=("/var/log",), paths_word="--logs", **where)
+    paths = renamed(paths, paths_former, "--logs PATH", "a PATH argument after the ID")
+    backend = choose(paths, **where)
     view = backend.triage(request_id, lambda: loaded_rules(rules_dirs), around=around, hops=hops, max_ids=max_ids)
     if not view["found"]:
         if as_json:
