@@ -87,6 +87,27 @@ def _events(day: str, hour: int, count: int, service="nova-compute", level="ERRO
              "log.level": level, "message": "Instance failed network setup"} for i in range(count)]
 
 
+def test_the_report_leads_with_what_to_look_at_first(april_17):
+    """That day MySQL and RabbitMQ on the controller 'csi' went away: the summary names both first,
+    one item per rule (its signatures counted together), each with its span, services, hosts and
+    the first step; no item repeats another's request or text; at most five."""
+    items = april_17["look_first"]
+    assert 1 <= len(items) <= 5
+    assert [i["title"] for i in items[:2]] == ["RabbitMQ unreachable", "Database connection lost or refused"]
+    rabbit = items[0]
+    by_rule = [f for f in april_17["findings"] if f["title"] == "RabbitMQ unreachable"]
+    assert len(by_rule) > 1 and rabbit["count"] == sum(f["count"] for f in by_rule)
+    assert rabbit["first_seen"] == min(f["first_seen"] for f in by_rule) < rabbit["last_seen"]
+    assert rabbit["next"].startswith("1. rabbitmqctl cluster_status")
+    assert all(i["services"] and i["first_seen"] <= i["last_seen"] for i in items)
+    triages = [i["triage"] for i in items if i["triage"]]
+    assert len(triages) == len(set(triages)) and all(t.startswith("osla triage ") for t in triages)
+    text = osla("report", UFORIA, *APRIL_17, "--text").stdout
+    sections = [line for line in text.splitlines() if line.isupper() and line.strip()]
+    assert sections[0] == "LOOK AT FIRST" and text.index("LOOK AT FIRST") < text.index("NEW ERROR SIGNATURES")
+    assert "  1. high infrastructure: RabbitMQ unreachable (" in text
+
+
 def test_spikes_compare_an_hour_with_the_same_hour_of_each_baseline_day():
     # constructed events: the numbers are the point (no real log has this shape on purpose)
     period = Period.between(*(analyze.pd.Timestamp(t).to_pydatetime() for t in ("2024-05-08", "2024-05-09")),

@@ -10,6 +10,7 @@ from .. import schema
 from ..rules.findings import Finding
 from ..times import event_stamp, event_time
 from . import analyze
+from .summary import look_first
 from .tally import Tally, keystone_rules
 
 SECTIONS = ("new_signatures", "spikes", "http_errors", "keystone", "tracebacks", "findings")
@@ -123,6 +124,7 @@ def build(tally: Tally, found: list[Finding], rules, links: Links, cloud: str, s
         "keystone": sum(r["count"] for r in keystone.get("counts", [])) + len(keystone.get("findings", [])),
         "findings": len(findings),
     }
+    report["look_first"] = look_first(report)
     return report
 
 
