@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import click
 from click.testing import CliRunner
 
 from osloganalyze import __version__
@@ -95,3 +96,14 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     monkeypatch.delenv("NO_COLOR")
     assert not colour_wanted()
+
+
+def test_no_command_list_cuts_a_help_line_short():
+    """The lists of commands in `osla --help` and every group's help show whole sentences, at 80
+    columns too."""
+    from osloganalyze.cli.reference import commands
+
+    for path, command in commands():
+        if isinstance(command, click.Group):
+            listed = CliRunner().invoke(main, [*path.split()[1:], "--help"], terminal_width=80).stdout
+            assert "..." not in listed.split("Commands:")[1], (path, listed)

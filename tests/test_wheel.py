@@ -70,12 +70,13 @@ def test_wheel_installs_and_parses_outside_the_repo(installed, tmp_path):
                             capture_output=True, text=True)
     assert tested.returncode == 0 and " examples pass (" in tested.stderr
     # the Fluentd template and the triage page ship too
-    inventory = work / "inventory.yaml"
-    inventory.write_text("backend: {hosts: [https://es:9200], user: fluentd, password_from: {env: OSLA_ES_PASSWORD}}\n"
-                         "nodes: [{name: n1, services: [nova-api]}]\n")
+    example = subprocess.run([str(env_dir / "bin" / "osla"), "fluentd", "example-inventory"], cwd=work,
+                             env=clean_env, capture_output=True, text=True)  # the sample inventory ships too
+    assert example.returncode == 0 and "nodes:" in example.stdout
+    (work / "inventory.yaml").write_text(example.stdout)
     rendered = subprocess.run([str(env_dir / "bin" / "osla"), "fluentd", "render", "--inventory", "inventory.yaml",
                                "--out", "conf"], cwd=work, env=clean_env, capture_output=True, text=True)
-    assert rendered.returncode == 0 and (work / "conf" / "n1" / "nova.conf").is_file()
+    assert rendered.returncode == 0 and (work / "conf" / "ctl-1" / "nova.conf").is_file(), rendered.stderr
     page = subprocess.run([str(env_dir / "bin" / "osla"), "triage", "req-adb018d8-afb7-4668-869c-179b90ea5dbf",
                            "nova-api.log", "--html", "t.html"], cwd=work, env=clean_env,
                           capture_output=True, text=True)

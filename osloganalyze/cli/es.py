@@ -12,7 +12,7 @@ from .common import Failure, Progress, es_client, es_options, former_name, renam
 from .types import DURATION, TIME_ZONE
 
 
-@click.group("es")
+@click.group("es", short_help="Elasticsearch/OpenSearch: index template, connection check.")
 def es_group():
     """Elasticsearch/OpenSearch: index template, connection check (either server, told apart on connect).
 
@@ -22,7 +22,7 @@ def es_group():
     """
 
 
-@es_group.command("setup")
+@es_group.command("setup", short_help="Install the index template for PREFIX-* (idempotent).")
 @es_options
 @click.option("--prefix", default="openstack", show_default=True, help="Index prefix: indices are PREFIX-YYYY.MM.DD.")
 @click.option("--retention-days", type=click.IntRange(min=1),
@@ -53,7 +53,7 @@ def setup_command(prefix, retention_days, as_json, **connection):
                f"(version {result['version']}); indices {kept}")
 
 
-@es_group.command("check")
+@es_group.command("check", short_help="Connect; print the product, version and health.")
 @es_options
 @click.option("--json", "as_json", is_flag=True, help="Print the server and its health as one JSON object.")
 def check_command(as_json, **connection):

@@ -11,7 +11,7 @@ from .common import Failure, es_client, es_options, former_name, renamed, say
 from .types import HOST_PORT
 
 
-@click.group("fluentd")
+@click.group("fluentd", short_help="Fluentd configs that ship the logs, and their checks.")
 def fluentd_group():
     """Fluentd configs that ship OpenStack logs to Elasticsearch/OpenSearch.
 
@@ -22,9 +22,9 @@ def fluentd_group():
     """
 
 
-@fluentd_group.command("render")
+@fluentd_group.command("render", short_help="Write Fluentd configs for the inventory's nodes.")
 @click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False),
-              help="Inventory YAML: backend, nodes and their services (see samples/fluentd-inventory.yaml).")
+              help="Inventory YAML: backend, nodes and their services (start from: osla fluentd example-inventory).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the configs to.")
 @click.option("--mode", type=click.Choice(["sidecar", "host"]), default="sidecar", show_default=True,
               help="One config per component (a sidecar per service), or one per node.")
@@ -68,7 +68,20 @@ def render_command(inventory_file, out, mode, discover_root, node):
                     + ", ".join(inventory.skipped))
 
 
-@fluentd_group.command("check")
+@fluentd_group.command("example-inventory", short_help="Print an example inventory to start from.")
+def example_inventory_command():
+    """Print an example inventory (backend, nodes, services) to start from.
+
+    \b
+    Example:
+      osla fluentd example-inventory > inventory.yaml
+    """
+    from ..resources import data_dir
+
+    click.echo((data_dir("samples") / "fluentd-inventory.yaml").read_text(encoding="utf-8"), nl=False)
+
+
+@fluentd_group.command("check", short_help="Check rendered configs: dry-run and every regexp.")
 @click.argument("directory", type=click.Path(exists=True))
 @click.option("--fluentd", "fluentd_bin", type=click.Path(dir_okay=False), help="fluentd executable (default: on PATH).")
 @click.option("--ruby", "ruby_bin", type=click.Path(dir_okay=False), help="ruby executable (default: on PATH).")
@@ -111,7 +124,7 @@ def pipeline_group():
     """
 
 
-@pipeline_group.command("check")
+@pipeline_group.command("check", short_help="Send a canary through Fluentd to the server; print the latency.")
 @click.option("--forward", "address", type=HOST_PORT, metavar="HOST:PORT",
               help="Fluentd's forward input (the configs' <source> @type forward).  [required]")
 @former_name("--fluentd", "address", type=HOST_PORT)

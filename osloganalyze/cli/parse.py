@@ -12,7 +12,7 @@ from .common import Failure, Progress, former_name, renamed, say
 from .types import TIME_ZONE
 
 
-@click.command("parse")
+@click.command("parse", short_help="Parse log files into events, one JSON object per line.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write events here instead of stdout.")
 @click.option("--tz", default="UTC", show_default=True, type=TIME_ZONE,

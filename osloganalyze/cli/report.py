@@ -30,7 +30,7 @@ def _period(since: str, until: str | None, baseline: int):
         raise Failure(str(exc)) from None
 
 
-@click.command("report")
+@click.command("report", short_help="The nightly report: what is new, what spiked, what recurs.")
 @click.argument("paths", nargs=-1, metavar="[PATH...]")
 @backend_options
 @click.option("--since", default="24h", show_default=True,
