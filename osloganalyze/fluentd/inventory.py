@@ -226,11 +226,9 @@ def _backend(data, fail) -> Backend:
 _SNIFF_BYTES = 65536  # the head of each *.log file read to tell oslo.log from other logs
 
 
-def _writes_oslo_log(directory: str) -> bool:
-    """Whether one of a folder's *.log files starts with an oslo.log record in its first 64 KiB."""
-    from ..patterns import PatternLibrary
-
-    first_line = re.compile(PatternLibrary().expand("OSLO_FIRST_LINE"))
+def _writes_oslo_log(directory: str, first_line: re.Pattern) -> bool:
+    """Whether one of a folder's *.log files has an oslo.log record (``first_line``, osla's
+    OSLO_FIRST_LINE) in its first 64 KiB."""
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
         if not name.endswith(".log") or not os.path.isfile(path):
@@ -249,6 +247,7 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
     """This node's components: every directory of ``root`` (and ``root``/kolla) with *.log files
     that is named after an OpenStack project or whose files hold oslo.log records. Other folders
     (a database's, a message broker's: the configs parse oslo.log) are listed in ``skipped``."""
+    from ..patterns import PatternLibrary
     from ..sources.naming import OPENSTACK_PACKAGES
 
     root = os.path.abspath(root)
@@ -256,6 +255,7 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
         raise InventoryError(f"{root}: a log root must be a plain path (letters, digits, / . _ - only)")
     if node is not None and not _NAME.match(node):
         raise InventoryError(f"--node {node!r}: a node name is letters, digits, . _ - (it names the config files)")
+    first_line = re.compile(PatternLibrary().expand("OSLO_FIRST_LINE"))
     components: list[str] = []
     skipped: list[str] = []
     roots = [root, os.path.join(root, "kolla")]
@@ -268,7 +268,7 @@ def discover(root: str = "/var/log", backend: Backend | None = None, node: str |
                 continue  # a name that is not a plain word is never written into a config
             if entry in components or not any(name.endswith(".log") for name in os.listdir(directory)):
                 continue
-            if entry in OPENSTACK_PACKAGES or _writes_oslo_log(directory):
+            if entry in OPENSTACK_PACKAGES or _writes_oslo_log(directory, first_line):
                 components.append(entry)
             elif directory not in skipped:
                 skipped.append(directory)
