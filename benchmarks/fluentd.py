@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from parse import build  # noqa: E402
+from parse import build, discard  # noqa: E402
 
 FLUENTD = ROOT.parent / "shared" / "vendor" / "fluentd" / "bin" / "fluentd"
 OSLA = ROOT / ".venv" / "bin" / "osla"
@@ -191,10 +191,7 @@ def main() -> None:
         # cost on these VMs swings from run to run: the chain against its fastest run as well
         print(f"whole chain (median) / in_tail+parse (its fastest run): {chain / best_own:.2f} (target >= 0.5)")
     finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        discard(work, args.keep)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,14 @@ def wheel_osla(tmp: Path) -> tuple[str, str]:
     return str(tmp / "venv" / "bin" / "osla"), "pure Python" if wheel.name.endswith("-none-any.whl") else "compiled"
 
 
+def discard(work: Path, keep: bool) -> None:
+    """Remove a benchmark's work folder, or say where it is (--keep)."""
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -123,10 +131,7 @@ def main() -> None:
                 elapsed = timed(pin + [osla, "parse", str(path), "-o", os.devnull])
                 print(f"    {n / elapsed:>9,.0f} lines/s  {pattern}")
     finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp, args.keep)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ LIMIT = 5
 
 def _rule(found: list[dict]) -> dict:
     """One item for a rule's findings (one per signature): counted together, the biggest shown."""
-    top = max(found, key=lambda f: f["count"])
+    ordered = sorted(found, key=lambda f: -f["count"])
+    top = ordered[0]
     steps = (top.get("remediation") or "").splitlines()
     more = len(found) - 1
     return {"kind": f"{top['severity']} {top['category']}", "title": top["title"],
@@ -22,8 +23,8 @@ def _rule(found: list[dict]) -> dict:
             "count": sum(f["count"] for f in found), "first_seen": min(f["first_seen"] for f in found),
             "last_seen": max(f["last_seen"] for f in found),
             "services": _union(f["services"] for f in found), "hosts": _union(f["hosts"] for f in found),
-            "triage": next((f["triage"] for f in sorted(found, key=lambda f: -f["count"]) if f.get("triage")), None),
-            "next": steps[0] if steps else None, "signatures": [f["signature"] for f in found]}
+            "triage": next((f["triage"] for f in ordered if f.get("triage")), None),
+            "next": steps[0] if steps else None}
 
 
 def _union(lists) -> list[str]:
@@ -56,22 +57,24 @@ def _spike(s: dict) -> dict:
 
 def look_first(report: dict, limit: int = LIMIT) -> list[dict]:
     """The report's items to look at first, best first (at most ``limit``)."""
-    ranked: list[tuple[int, int, dict]] = []
     by_rule: dict[tuple[str, str], list[dict]] = {}
     for f in report["findings"]:
         by_rule.setdefault((f["rule"], f["severity"]), []).append(f)
+    # (rank, -count, item, what names it: its request and its texts)
+    ranked: list[tuple[int, int, dict, set[str]]] = []
     for (_, severity), found in by_rule.items():
-        rank = 0 if SEVERITY_RANK[severity] >= SEVERITY_RANK["high"] else 2
         item = _rule(found)
-        ranked.append((rank, -item["count"], item))
-    ranked += [(1, -s["count"], _signature(s)) for s in report["new_signatures"]]
-    ranked += [(1, -h["errors"], _http(h)) for h in report["http_errors"] if h["flagged"]]
-    ranked += [(1, -s["count"], _spike(s)) for s in report["spikes"]]
-    ranked.sort(key=lambda item: (item[0], item[1]))
+        rank = 0 if SEVERITY_RANK[severity] >= SEVERITY_RANK["high"] else 2
+        ranked.append((rank, -item["count"], item, {item["triage"], *(f["signature"] for f in found)}))
+    others = [_signature(s) for s in report["new_signatures"]]
+    others += [_http(h) for h in report["http_errors"] if h["flagged"]]
+    others += [_spike(s) for s in report["spikes"]]
+    ranked += [(1, -item["count"], item, {item["triage"], item["detail"]}) for item in others]
+    ranked.sort(key=lambda entry: (entry[0], entry[1]))
     chosen: list[dict] = []
     named: set[str] = set()
-    for _, _, item in ranked:
-        keys = {key for key in (item["triage"], item["detail"], *item.pop("signatures", ())) if key}
+    for _, _, item, keys in ranked:
+        keys.discard(None)
         if keys & named:
             continue  # the same request or text as an item above
         named |= keys
