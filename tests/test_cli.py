@@ -1,5 +1,6 @@
 """The osla command line: output, summary, and one-line errors with the documented exit codes."""
 import json
+import os
 import subprocess
 import sys
 
@@ -107,3 +108,17 @@ def test_no_command_list_cuts_a_help_line_short():
         if isinstance(command, click.Group):
             listed = CliRunner().invoke(main, [*path.split()[1:], "--help"], terminal_width=80).stdout
             assert "..." not in listed.split("Commands:")[1], (path, listed)
+
+
+def test_parse_summary_tells_lines_in_events_without_a_level():
+    """'100% parsed' is not the whole story when records have no level: say how many there are."""
+    from corpus import CORPUS
+    folder = CORPUS / "os-loganalyze"
+    result = CliRunner().invoke(main, ["parse", str(folder), "--json-summary"])
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    bare = [e for e in events if "log.level" not in e and "http.response.status_code" not in e]
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    assert bare and summary["levelless_events"] == len(bare)
+    assert summary["levelless_lines"] >= len(bare)
+    text = CliRunner().invoke(main, ["parse", str(folder), "-o", os.devnull]).stderr
+    assert f"in {len(bare):,} events with no level or HTTP status" in text

@@ -28,7 +28,7 @@ REAL = [  # real shapes (reference notes, corpus); the fuzzer cuts, splices and 
     b"[pid: 1|app: 0|req: 1/1] 1.2.3.4 () {1 vars in 2 bytes} [Mon Mar 25 15:07:52 2019] GET / => generated 1 "
     b"bytes in 1 msecs (HTTP/1.1 500)",
     b'{"log":"2024-01-01 10:00:00.120 7 INFO nova.x [-] hi\\n","stream":"stderr"}',
-    b'{"levelname": "ERROR", "name": "nova", "message": "m", "traceback": "Traceback\\nX: y"}',
+    b'{"levelname": "ERROR", "levelno": 40, "name": "nova", "message": "m", "traceback": "Traceback\\nX: y"}',
     b"-- Logs begin at Tue 2017-03-28 12:02:58 UTC, end at Tue 2017-03-28 13:16:45 UTC. --",
     b"\x1b[01;31mERROR nova.x [\x1b[01;36mNone req-0b3c7c1e-1111-4222-8333-944455556666 admin admin] boom\x1b[00m",
     b"", b"   ", b"\x1b[00m",
@@ -42,7 +42,7 @@ REAL = [  # real shapes (reference notes, corpus); the fuzzer cuts, splices and 
     b'"context": {"request_id": 5}, "traceback": ["a\\n", "b\\n"]}',
     b'{"log": 5, "stream": "stdout", "time": 3}',
     # JSON may escape a lone surrogate, which no UTF-8 encoder takes
-    b'{"levelname": "INFO", "name": "x", "message": "bad \\ud800 half", "context": {"request_id": "req-\\uDFFF"}}',
+    b'{"levelname": "INFO", "levelno": 20, "name": "x", "message": "bad \\ud800 half", "context": {"request_id": "req-\\uDFFF"}}',
     b'{"log": "2024-01-01 10:00:00.120 7 INFO nova.x [-] hi \\udc80 \\ud83d\\ude00\\n", "stream": "stderr"}',
 ]
 

@@ -1,5 +1,7 @@
 """One test per line shape. Lines are the verified oslo.log 8.3.2 output and the real lines
 quoted in ../shared/reference/oslo-log-formats.md (sections 1.4, 1.5, 1.6, 3, 4, 6)."""
+from pathlib import Path
+
 import pytest
 
 from osloganalyze import schema as S
@@ -257,3 +259,24 @@ def test_rfc5424_lines_are_records_of_their_own_not_glued_into_the_one_before():
     assert [e[S.MESSAGE] for e in events] == ["before", "VRRP_Instance(VI_1) Entering MASTER STATE",
                                              "VRRP_Instance(VI_1) setting VIPs", "after"]
     assert [e.get(S.SERVICE_NAME) for e in events][1:3] == ["keepalived", "keepalived"]
+
+
+LAB_SHAPES = Path(__file__).resolve().parents[1] / "samples" / "lab" / "oslo-log-shapes.log"
+
+
+def test_a_json_body_after_a_blank_line_stays_in_its_debug_record():
+    """glanceclient's log_http_response (real, samples/lab): headers, a blank line, the image's JSON
+    (with a "name" key); only objects with oslo.log's own keys are JSON-formatter records."""
+    events = parse_text(LAB_SHAPES.read_text(), service="nova-compute")
+    response = next(e for e in events if e[S.MESSAGE].lstrip().startswith("HTTP/1.0 200 OK"))
+    assert response[S.LOG_LEVEL] == "DEBUG" and response[S.LOG_LOGGER] == "glanceclient.common.http"
+    assert '"name": "cirros-0.6.2-x86_64-disk"' in response[S.MESSAGE]
+    assert response[S.MESSAGE].rstrip().endswith("glanceclient/common/http.py:228")
+    assert all(e.get(S.LOG_LOGGER) != "cirros-0.6.2-x86_64-disk" and e.get(S.LOG_LEVEL) for e in events)
+
+
+def test_a_logger_named_with_a_leading_digit_keeps_its_level_and_pid():
+    # sqlalchemy-migrate loads each script as a module named after its file: '100_add_foreign_key_indexes'
+    (event,) = [e for e in parse_text(LAB_SHAPES.read_text()) if e.get(S.LOG_LOGGER, "").startswith("100_")]
+    assert event[S.LOG_LEVEL] == "INFO" and event[S.LOG_LOGGER] == "100_add_foreign_key_indexes"
+    assert event[S.PROCESS_PID] == 31715 and event[S.MESSAGE] == "Adding foreign key indexes to the instances table"

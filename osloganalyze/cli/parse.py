@@ -70,8 +70,12 @@ def _summary(stats: Stats, elapsed: float, as_json: bool) -> None:
     if stats.dropped_lines:
         cut += (f", {stats.dropped_lines:,} lines past the record limit (10,000 lines or 4 MB) in "
                 f"{stats.truncated_events:,} events tagged 'truncated'")
+    bare = ""
+    if stats.levelless_lines:
+        bare = (f"; {stats.levelless_lines:,} of them ({100.0 * stats.levelless_lines / nonblank:.2g}%) in "
+                f"{stats.levelless_events:,} events with no level or HTTP status")
     click.echo(f"osla parse: {stats.files} files, {stats.lines:,} lines, {stats.events:,} events, "
-               f"{stats.unparsed:,} unparsed lines{cut} ({covered:.2f}% of non-blank lines parsed) "
+               f"{stats.unparsed:,} unparsed lines{cut} ({covered:.2f}% of non-blank lines parsed{bare}) "
                f"in {elapsed:.1f}s", err=True)
     for example in stats.unparsed_examples:
         click.echo(printable(f"  unparsed {example[0]}:{example[1]}: {example[2][:120]}"), err=True)

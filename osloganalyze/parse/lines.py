@@ -321,8 +321,8 @@ class LineParser:
             if inner.kind == RECORD and inner.fields.get(schema.TIMESTAMP) is None and isinstance(obj.get("time"), str):
                 inner.fields[schema.TIMESTAMP] = self.times.rfc3339(obj["time"][:35])
             return inner
-        if "levelname" not in obj and "name" not in obj:
-            return None
+        if "levelname" not in obj or not _OSLO_JSON_KEYS & obj.keys():
+            return None  # a JSON body some record logged (an image, a server), not oslo.log's JSONFormatter
         return Line(RECORD, fields=_oslo_json_fields(obj, self.times))
 
     # -- captures -> schema fields --------------------------------------------------------
@@ -493,6 +493,10 @@ def _epoch_stamp(created: object) -> str | None:
         return event_stamp(datetime.fromtimestamp(created, UTC))
     except (OverflowError, OSError, ValueError):  # out of range, NaN
         return None
+
+
+# keys every oslo.log JSONFormatter record has beside 'levelname' (Python logging's own)
+_OSLO_JSON_KEYS = frozenset({"created", "asctime", "levelno", "funcname", "funcName", "lineno", "msecs"})
 
 
 def _oslo_json_fields(obj: dict, times: TimeConverter) -> dict:

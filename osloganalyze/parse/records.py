@@ -48,11 +48,15 @@ class Stats:
         self.cut_lines = 0  # lines longer than sources.local.LINE_LIMIT: their rest not read
         self.truncated_events = 0  # records past MAX_LINES / MAX_CHARS (tagged 'truncated')
         self.dropped_lines = 0  # the lines those records did not keep
+        # events with neither a level nor an HTTP status (plain text a pattern took as a record),
+        # and their lines: parsed, but with less in them than "parsed" suggests
+        self.levelless_events = 0
+        self.levelless_lines = 0
 
     def merge(self, other: Stats) -> None:
         """Add another reader's counts (files read in another process)."""
         for name in ("files", "lines", "blank", "record_lines", "continuation_lines", "unparsed", "events", "cut_lines",
-                     "truncated_events", "dropped_lines"):
+                     "truncated_events", "dropped_lines", "levelless_events", "levelless_lines"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.unparsed_examples.extend(other.unparsed_examples[:max(0, 5 - len(self.unparsed_examples))])
         self.errors.extend(other.errors)
@@ -65,7 +69,8 @@ class Stats:
             "unparsed": self.unparsed, "events": self.events,
             "unparsed_examples": [{"file": f, "line": n, "text": t} for f, n, t in self.unparsed_examples],
             "cut_lines": self.cut_lines, "truncated_events": self.truncated_events,
-            "dropped_lines": self.dropped_lines, "errors": self.errors, "skipped": self.skipped,
+            "dropped_lines": self.dropped_lines, "levelless_events": self.levelless_events,
+            "levelless_lines": self.levelless_lines, "errors": self.errors, "skipped": self.skipped,
         }
 
 
@@ -272,6 +277,9 @@ class Grouper:
     def _finalize(self, event: _Event) -> dict:
         fields = event.fields
         self.stats.events += 1
+        if not fields.get(schema.LOG_LEVEL) and fields.get(schema.HTTP_STATUS) is None:
+            self.stats.levelless_events += 1
+            self.stats.levelless_lines += 1 if event.more is None else len(event.more.raw)
         if fields.get(schema.TIMESTAMP, "") is None:  # a date that does not exist (2013-02-30)
             del fields[schema.TIMESTAMP]
         more = event.more
