@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/corpus.py
 from corpus import CORPUS  # noqa: E402
 
 HAVE_CORPUS = (CORPUS / "SOURCES.md").is_file()
-SERVER_FIXTURES = {"es_url", "secure_es", "keystone", "uforia_indexed", "indexed", "installed"}
+SERVER_FIXTURES = {"es_url", "secure_es", "keystone", "lab", "uforia_indexed", "indexed", "installed"}
 _CORPUS_ROOTS = {"CORPUS", "log_files", "snippet_blocks"}  # what tests/corpus.py gives access through
 
 

@@ -41,6 +41,47 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def fault_hook(faults: tuple[str, ...]) -> str:
+    """Lines for a WSGI entry point that let :mod:`lab_faults` break ``faults`` on demand."""
+    if not faults:
+        return ""
+    return (f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            f"import lab_faults\nlab_faults.install({list(faults)!r})\n")
+
+
+def serve(venv: Path, root: Path, port: int, app: str, env: dict, errors: Path) -> subprocess.Popen:
+    """gunicorn with one worker on 127.0.0.1; its own log (workers booting and dying) to ``errors``."""
+    with open(errors, "a") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60",
+             "--chdir", str(root), app], env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def wait_until_up(process: subprocess.Popen, url: str, errors: Path, name: str, limit: float = 90) -> None:
+    """Return once ``url`` answers (any HTTP status); a clear error if the server exits first."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {errors.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{name} did not answer within {limit:.0f} s")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 class Keystone:
     def __init__(self, root: Path):
         self.root = root
@@ -50,6 +91,9 @@ class Keystone:
         self.conf = root / "etc" / "keystone.conf"
         self.fernet = root / "fernet-keys"
         self.credential = root / "credential-keys"
+        self.errors = root / "gunicorn.log"  # the WSGI server's own log
+        self.database = f"sqlite:///{root / 'keystone.db'}"
+        self.debug = False
         self.process = None
 
     def _env(self) -> dict:
@@ -65,13 +109,21 @@ class Keystone:
         install()
         for path in (self.log.parent, self.conf.parent):
             path.mkdir(parents=True, exist_ok=True)
+        self.write_conf()
+        self.manage("db_sync")
+        self.manage("fernet_setup")
+        self.manage("credential_setup")
+        self.manage("bootstrap", "--bootstrap-password", PASSWORD, "--bootstrap-public-url", f"{self.url}/v3",
+                    "--bootstrap-region-id", "RegionOne")
+
+    def write_conf(self) -> None:
         self.conf.write_text(f"""[DEFAULT]
-debug = false
+debug = {str(self.debug).lower()}
 log_file = {self.log}
 use_stderr = false
 
 [database]
-connection = sqlite:///{self.root / 'keystone.db'}
+connection = {self.database}
 
 [token]
 provider = fernet
@@ -87,42 +139,21 @@ max_active_keys = 3
 [credential]
 key_repository = {self.credential}
 """)
-        self.manage("db_sync")
-        self.manage("fernet_setup")
-        self.manage("credential_setup")
-        self.manage("bootstrap", "--bootstrap-password", PASSWORD, "--bootstrap-public-url", f"{self.url}/v3",
-                    "--bootstrap-region-id", "RegionOne")
 
-    def start(self) -> str:
+    def start(self, faults: tuple[str, ...] = (), plan: Path | None = None) -> str:
+        """Serve keystone; ``faults`` are functions :mod:`lab_faults` may break, as ``plan`` says."""
         # keystone's app reads sys.argv with oslo.config: give it none of gunicorn's arguments
         (self.root / "keystone_public.py").write_text(
             "import sys\nsys.argv = sys.argv[:1]\n"
             "from keystone.server.wsgi import initialize_public_application\n"
-            "application = initialize_public_application()\n")
-        with open(self.root / "gunicorn.log", "w") as errors:  # the child keeps its own copy
-            self.process = subprocess.Popen(
-                [str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--timeout", "60",
-                 "--chdir", str(self.root), "keystone_public:application"],
-                env=self._env(), stdout=subprocess.DEVNULL, stderr=errors)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"keystone exited: {(self.root / 'gunicorn.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/v3", timeout=2) as answer:
-                    if answer.status == 200:
-                        return self.url
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("keystone did not answer within 90 s")
+            "application = initialize_public_application()\n" + fault_hook(faults))
+        self.process = serve(VENV, self.root, self.port, "keystone_public:application",
+                             dict(self._env(), OSLA_FAULT_PLAN=str(plan or "")), self.errors)
+        wait_until_up(self.process, f"{self.url}/v3", self.errors, "keystone")
+        return self.url
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
     # --- real HTTP requests --------------------------------------------------------------------
 

@@ -216,7 +216,7 @@ def test_triage_scan_and_report_on_fluentd_shipped_data_equal_those_on_the_files
     local = osla("triage", FAILED, "--es", url, "--prefix", "files", "--json")
     assert remote.exit_code == local.exit_code == 1, remote.output
     assert _verdict_and_timeline(json.loads(remote.stdout)) == _verdict_and_timeline(json.loads(local.stdout))
-    assert json.loads(remote.stdout)["verdict"]["text"].startswith("probable bug in nova-api: ConnectionFailed")
+    assert json.loads(remote.stdout)["verdict"]["text"].startswith("probable bug in neutron-server: it crashed")
     window = ["--since", "2014-04-17", "--until", "2014-04-18"]
 
     def findings(prefix):

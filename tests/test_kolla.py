@@ -130,7 +130,7 @@ def test_triage_on_kolla_indices_gives_the_local_verdict(kolla_indexed):
     view = json.loads(remote.stdout)
     local = json.loads(osla("triage", FAILED, SAMPLE, "--json").stdout)
     assert _verdict_and_timeline(view) == _verdict_and_timeline(local)
-    assert view["verdict"]["text"].startswith("probable bug in nova-api: ConnectionFailed")
+    assert view["verdict"]["text"].startswith("probable bug in neutron-server: it crashed")
     assert any("request ids stored without 'req-'" in note for note in view["skipped"])
     human = osla("triage", FAILED, "--es", url, "--profile", "kolla")  # flog is the profile's prefix
     assert human.exit_code == 1 and human.stdout.splitlines()[0] == \

@@ -39,17 +39,33 @@ def test_ids_operators_paste_are_understood():
     assert result.exit_code == 2 and result.stderr.startswith("osla: error: 'nonsense' is not a request id")
 
 
+def test_a_cli_error_pasted_whole_is_followed():
+    nova = (f'ERROR (ClientException): Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ '
+            f'and attach the Nova API log if possible. (HTTP 500) (Request-ID: {FAILED.upper()})')
+    neutron = f"Connection to neutron failed: Request-ID: {FAILED}),"
+    for text in (nova, neutron):
+        result = osla("triage", text, BUNDLE, "--json")
+        assert result.exit_code == 1 and json.loads(result.stdout)["id"] == FAILED, text
+        assert "note" not in result.stderr
+    both = osla("triage", f"{FAILED} then {NEUTRON_CALL}", BUNDLE, "--json")
+    assert json.loads(both.stdout)["id"] == FAILED
+    assert both.stderr.startswith(f"osla: note: the text holds 2 request ids ({FAILED}, {NEUTRON_CALL})")
+
+
 @pytest.fixture(scope="module")
 def failed_request():
     return triage_json(FAILED, BUNDLE)
 
 
-def test_nova_api_500_yields_its_traceback_and_neutrons_side(failed_request):
+def test_nova_api_500_is_blamed_on_neutrons_crash(failed_request):
     view = failed_request
-    assert view["verdict"]["category"] == "bug" and view["verdict"]["service"] == "nova-api"
-    assert "Connection to neutron failed" in view["verdict"]["text"]
-    assert view["verdict"]["see_also"].startswith("neutron-server on hp-ms-01-c29 logged CRITICAL")
-    assert "AssertionError: Calling waitall()" in view["verdict"]["see_also"]
+    verdict = view["verdict"]
+    # the cause: neutron-server, which the request called, died at that moment; nova-api's error is the symptom
+    assert verdict["category"] == "bug" and verdict["service"] == "neutron-server" and verdict["cause"] == "crash"
+    assert verdict["text"].startswith("probable bug in neutron-server: it crashed on hp-ms-01-c29 at "
+                                      "2015-10-29T10:51:12.503Z (CRITICAL AssertionError: Calling waitall()")
+    assert "@ neutron/wsgi.py in stop" in verdict["text"]
+    assert "what nova-api saw: ConnectionFailed: Connection to neutron failed" in verdict["text"]
     caught = [row for row in view["timeline"] if row["message"].startswith("Caught error: Connection to neutron")]
     assert len(caught) == 1 and "neutronclient/client.py" in caught[0]["stack_trace"]
     assert "api-caught-error" in caught[0]["rules"]
@@ -71,7 +87,7 @@ def test_text_view_on_a_pipe_is_plain_and_complete():
     result = osla("triage", FAILED, BUNDLE)
     assert result.exit_code == 1
     out = result.stdout
-    assert out.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
+    assert out.startswith("Verdict: probable bug in neutron-server: it crashed")
     assert "\x1b[" not in out  # no colour when piped
     assert f"  {FAILED}  nova-api on hp-ms-01-c29" in out and f"    {NEUTRON_CALL}  neutron-server" in out
     assert "X-Auth-Token: ***" in out and not re.search(r"X-Auth-Token: [0-9a-f]{8}", out)
@@ -87,7 +103,7 @@ def test_html_page_is_self_contained_and_escaped(tmp_path):
     assert result.stdout.startswith("Verdict: ") and result.stdout.count("\n") <= 2
     assert f"osla: wrote {page}" in result.stderr
     html = page.read_text()
-    assert html.startswith("<!DOCTYPE html>") and "Verdict: probable bug in nova-api" in html
+    assert html.startswith("<!DOCTYPE html>") and "Verdict: probable bug in neutron-server: it crashed" in html
     assert not re.search(r"""<(?:script|link|img)[^>]+(?:src|href)=["']?https?:""", html)
     assert "&lt;bound method FloatingIPController.index" in html and "<bound method" not in html
 
@@ -250,7 +266,7 @@ def test_files_that_cannot_be_read_are_skipped_and_said(tmp_path, monkeypatch, f
                                    for i in range(5000)))
     (tree / "hp-ms-01-c29" / "var" / "log" / "nova" / "nova-api.log.1.gz").write_bytes(whole[:len(whole) // 2])
     result = osla("triage", FAILED, str(tree))
-    assert result.exit_code == 1 and result.stdout.startswith("Verdict: probable bug in nova-api: ConnectionFailed")
+    assert result.exit_code == 1 and result.stdout.startswith("Verdict: probable bug in neutron-server: it crashed")
     assert f"note: not read: {tree / 'gone.log'}: No such file or directory" in result.stdout
     assert "nova-api.log.1.gz: " in result.stdout
     view = triage_json(FAILED, str(tree))
@@ -276,3 +292,23 @@ def test_lines_outside_a_window_are_told_by_their_stamps():
     assert not may_be_within(b"May 26 20:44:32.276580 host cinder-volume[27348]: ERROR x", *window)
     assert may_be_within(b"    raise ValueError('no stamp')", *window)  # cannot tell: kept
     assert may_be_within(b"Dec 31 23:59:59 h p: ERROR", "2023-12-31 23:59:50", "2024-01-01 00:00:10")  # two years
+
+
+SAMPLE = str(Path(__file__).resolve().parents[1] / "samples" / "live-migration")
+
+
+def test_the_sample_verdict_names_neutrons_crash_and_what_the_user_saw():
+    result = osla("triage", FAILED, SAMPLE)
+    first = result.stdout.splitlines()[0]
+    assert result.exit_code == 1
+    assert first.startswith("Verdict: probable bug in neutron-server: it crashed on hp-ms-01-c29 at ")
+    assert "what nova-api saw: ConnectionFailed: Connection to neutron failed" in first
+
+
+def test_an_instance_named_in_a_request_body_is_followed():
+    # os-server-external-events: the instance is only in the JSON body nova-api logged
+    external = "req-eaee6b6a-ef3e-4536-b1a2-854c10a6d647"
+    view = triage_json(external, str(CORPUS / "os-log-merger-live-migration" / "hp-ms-01-c29"))
+    followed = {f["id"]: f for f in view["followed"]}
+    assert followed[MIGRATED]["reason"] == f"an instance named in a message of {external}"
+    assert view["summary"]["services"].get("nova-compute", 0) > 0

@@ -29,8 +29,9 @@ from .types import DURATION
 def triage_command(request_id, paths, paths_former, around, hops, max_ids, rules_dirs, as_json, html_file, **where):
     """Follow one request through every service and host, and judge it.
 
-    ID is a request id (req-...), a global request id, the Request-ID an
-    OpenStack CLI error printed, or an instance uuid. The logs are a local
+    ID is a request id (req-...), a global request id, an instance uuid, or
+    any text that holds a request id, such as an OpenStack CLI's error pasted
+    whole (the first id is followed when there are several). The logs are a local
     tree (PATH: files or folders; default /var/log) or a server (--es,
     OSLA_ES_URL or the config file).
 
@@ -46,8 +47,12 @@ def triage_command(request_id, paths, paths_former, around, hops, max_ids, rules
       osla triage req-... --server https://opensearch:9200 --profile kolla   # Kolla's flog-* as they are
     """
     from ..triage import classify
+    from ..triage.ids import pasted
 
+    request_id, note = pasted(request_id)
     classify(request_id)
+    if note:
+        click.echo(f"osla: note: {note}", err=True)
     paths = renamed(paths, paths_former, "--logs PATH", "a PATH argument after the ID")
     backend = choose(paths, **where)
     view = backend.triage(request_id, lambda: loaded_rules(rules_dirs), around=around, hops=hops, max_ids=max_ids)

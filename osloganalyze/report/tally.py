@@ -60,7 +60,7 @@ class SignatureStat:
             self.last = last
         self.hosts.update(hosts)
         if self.example is None:
-            self.traceback = bool(example.get(schema.ERROR_TYPE))
+            self.traceback = bool(example.get(schema.ERROR_STACK_TRACE))  # not a WARNING with exc text
             self.error_type = example.get(schema.ERROR_TYPE)
             text = example.get(schema.MESSAGE) or example.get(schema.ERROR_MESSAGE) or ""
             self.example = redact(text.split("\n", 1)[0][:EXAMPLE_CHARS])

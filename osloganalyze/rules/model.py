@@ -47,7 +47,9 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _KEYS = {"id", "title", "category", "severity", "services", "match", "supersedes", "escalate_when",
          "threshold", "explain", "remediation", "references", "examples", "tags"}
-TAGS = {"keystone": "the report's Keystone authentication and Fernet section"}
+TAGS = {"keystone": "the report's Keystone authentication and Fernet section",
+        "crash": "a service or its workers died: triage blames it for the failures of requests that called it",
+        "symptom": "what a client saw (an HTTP 5xx): triage names the finding that explains it instead"}
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: much faster
 _REQUIRED = ("id", "title", "category", "severity", "match", "explain", "remediation", "examples")
 

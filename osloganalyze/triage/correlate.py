@@ -61,10 +61,14 @@ class Correlation:
     until: str | None = None
     limits: list[str] = field(default_factory=list)  # where a bound stopped the chase
     nearby: list[dict] = field(default_factory=list)  # errors close in time that no id links
+    # failures of the same process just after a request that shows none itself: linked by process
+    # and time, not by id (the rest of the call logged under a new id, or by the WSGI server)
+    linked: list[dict] = field(default_factory=list)
 
 
 NEARBY_SECONDS = 5  # errors this close to the request's own failures are shown, linked or not
 NEARBY_LIMIT = 50
+CONTINUED_SECONDS = 10.0  # a request's process failing this soon after its last line may continue it
 
 
 def window(events: list[dict], around: int) -> tuple[str, str] | None:
@@ -94,6 +98,10 @@ def _keep(found: dict[tuple, dict], event: dict) -> None:
 
 
 _MENTION = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# an instance named in message text: 'Instance <uuid> could not be found', '"server_uuid": "<uuid>"'
+# (the body of os-server-external-events), 'instance_uuid=<uuid>'
+_INSTANCE_MENTION = re.compile(r"\b(?:instance|server)(?:[ _]?(?:uuid|id))?\W{0,4}"
+                               r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b", re.I)
 
 
 class _Chase:
@@ -140,6 +148,11 @@ class _Chase:
             if instance and self.kind == "request":
                 self._add(self.instances, instance, "instance", hop, known, f"the instance {known} acted on",
                           new_instances)
+            if self.kind == "request":
+                for text in (event.get(schema.MESSAGE), event.get(schema.ERROR_MESSAGE)):
+                    for named in dict.fromkeys(m.lower() for m in _INSTANCE_MENTION.findall(text or "")):
+                        self._add(self.instances, named, "instance", hop, known,
+                                  f"an instance named in a message of {known}", new_instances)
         return new_requests, new_instances
 
 
@@ -177,8 +190,77 @@ def correlate(fetcher: Fetcher, seed: str, around: int = 600, max_hops: int = 3,
         result.limits.append(f"stopped following at {max_ids} ids (use --max-ids to follow more)")
     result.events = sorted(found.values(), key=_order)
     result.followed = sorted((*chase.requests.values(), *chase.instances.values()), key=lambda f: (f.hop, f.id))
-    result.nearby = _nearby(fetcher, result.events, found)
+    if not any(is_failure(e) or _answered(e) for e in result.events):
+        result.linked = _continued(fetcher, result.events, found)
+        _follow_continuation(fetcher, result, chase, found, span)
+    result.nearby = _nearby(fetcher, [*result.events, *result.linked], {**found, **{_key(e): e for e in result.linked}})
     return result
+
+
+def _follow_continuation(fetcher: Fetcher, result: Correlation, chase: _Chase, found: dict,
+                         span: tuple[str, str]) -> None:
+    """The rest of the requests the linked failures belong to (their new local ids)."""
+    first: dict[str, dict] = {}
+    for event in result.linked:
+        rid = event.get(schema.REQUEST_ID)
+        if rid and rid not in chase.requests:
+            first.setdefault(rid, event)
+    if not first:
+        return
+    linked = {_key(e): e for e in result.linked}
+    for event in fetcher.fetch(set(first), set(), *span):
+        if _key(event) not in found:
+            linked.setdefault(_key(event), event)
+    result.linked = sorted(linked.values(), key=_order)
+    for rid in sorted(first):
+        result.followed.append(Followed(rid, "request", 1, chase.value, "the same process just after it: linked "
+                                        "by process and time, not by id"))
+
+
+def _answered(event: dict) -> bool:
+    """A line that says the request got its answer: an access line, or a WARNING (a 4xx told)."""
+    return event.get(schema.HTTP_STATUS) is not None or event.get(schema.LOG_LEVEL) == "WARNING"
+
+
+def is_failure(event: dict) -> bool:
+    return event.get(schema.LOG_LEVEL) in ("ERROR", "CRITICAL") or (event.get(schema.HTTP_STATUS) or 0) >= 500
+
+
+def _folder(event: dict) -> str:
+    return (event.get(schema.LOG_FILE_PATH) or "").rsplit("/", 1)[0]
+
+
+def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
+    """Errors of the request's own processes (same host and pid, same service or log folder)
+    from its first line to :data:`CONTINUED_SECONDS` after its last, for a request whose own lines
+    show neither a failure nor an answer: some releases log the rest of an API call under a new
+    local id, and an exception that escapes the application is logged by the WSGI server with no
+    id at all."""
+    processes = {(e.get(schema.HOST_NAME), e.get(schema.PROCESS_PID)) for e in events if e.get(schema.PROCESS_PID)}
+    places = {(e.get(schema.HOST_NAME), e.get(schema.SERVICE_NAME)) for e in events} | {
+        (e.get(schema.HOST_NAME), _folder(e)) for e in events}
+    stamps = sorted(e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP))
+    if not processes or not stamps:
+        return []
+    since, until = stamps[0], shift(stamps[-1], CONTINUED_SECONDS)
+    whole = since[:19] + ".000Z"  # a WSGI server's log may stamp whole seconds
+    linked: list[dict] = []
+    unit: tuple | None = None  # the first failing request (its ids, or none): the next one is not ours
+    for event in sorted(fetcher.errors(whole, until), key=_order):
+        host, stamp = event.get(schema.HOST_NAME), event.get(schema.TIMESTAMP) or ""
+        if _key(event) in found or (host, event.get(schema.PROCESS_PID)) not in processes:
+            continue
+        if stamp < since and stamp != whole:
+            continue
+        if (host, event.get(schema.SERVICE_NAME)) not in places and (host, _folder(event)) not in places:
+            continue
+        ids = (event.get(schema.REQUEST_ID), event.get(schema.GLOBAL_REQUEST_ID))
+        if unit is None:
+            unit = ids
+        elif ids != unit or not any(ids):  # a failure without ids is one event: the next is another's
+            break
+        linked.append(event)
+    return linked[:NEARBY_LIMIT]
 
 
 def _nearby(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:

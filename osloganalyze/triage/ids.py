@@ -14,6 +14,26 @@ class BadId(OslaError, ValueError):
     """Not something osla can follow."""
 
 
+_ANY_REQUEST = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def pasted(text: str) -> tuple[str, str | None]:
+    """The id to follow in whatever was pasted (a CLI error: '... (HTTP 500) (Request-ID: req-…)',
+    neutron's '... req-…),'), and a note when the text held several request ids (the first is
+    followed). Text with no id is returned as it is, for :func:`classify` to refuse."""
+    try:
+        classify(text)
+        return text, None
+    except BadId:
+        pass
+    found = list(dict.fromkeys(m.lower() for m in _ANY_REQUEST.findall(text)))
+    if not found:
+        return text, None
+    note = (f"the text holds {len(found)} request ids ({', '.join(found)}): following the first, {found[0]}"
+            if len(found) > 1 else None)
+    return found[0], note
+
+
 def classify(text: str) -> tuple[str, str]:
     """('request', 'req-…') or ('instance', uuid) for what an operator pasted: a request id, a
     Request-ID from a CLI error ('(Request-ID: req-…)'), an instance uuid (any case)."""

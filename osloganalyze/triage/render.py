@@ -25,6 +25,8 @@ def text(view: dict, colour: bool) -> str:
         out.append(style(f"Verdict: {verdict['text']}", fg=_VERDICT_COLOURS[verdict["category"]], bold=True))
         if verdict.get("see_also"):
             out.append(style(f"  see also: {verdict['see_also']}", fg="yellow"))
+        if verdict.get("linked"):
+            out.append(style(f"  note: {verdict['linked']}", fg="yellow"))
     else:
         out.append(style("Verdict: no rule matched these events (no traceback, no 5xx, no known failure)", bold=True))
     summary = view["summary"]

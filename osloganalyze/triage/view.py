@@ -2,6 +2,7 @@
 verdict from the rule engine's findings, the request tree, and the timeline across hosts."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -10,8 +11,9 @@ from ..redact import redact
 from ..rules.engine import LocalEngine
 from ..rules.findings import Finding
 from ..rules.model import SEVERITY_RANK
-from ..times import event_time
-from .correlate import Correlation
+from ..rules.signature import deepest_openstack_frame
+from ..times import event_time, shift
+from .correlate import Correlation, is_failure
 
 if TYPE_CHECKING:
     from . import Searched
@@ -25,25 +27,132 @@ def _seconds(stamp: str | None) -> float | None:
     return event_time(stamp).timestamp() if stamp else None
 
 
-def verdict(findings: list[Finding]) -> dict | None:
-    """The most telling finding, said in one line. Causes outside the code (configuration,
-    infrastructure) come before the bugs they trigger when they are at least as severe."""
+def _first_line(text: str | None, limit: int = 200) -> str:
+    line = (redact(text) or "").strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def _what(event: dict) -> str | None:
+    """'TypeError: 'NoneType' object is not iterable @ keystone/models/token_model.py in
+    _get_project_roles' for an event with an exception (its message unmasked, secrets redacted)."""
+    kind = event.get(schema.ERROR_TYPE)
+    if not kind:
+        return None
+    text = f"{kind}: {_first_line(event.get(schema.ERROR_MESSAGE))}".rstrip(": ")
+    frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
+    return f"{text} @ {frame}" if frame else text
+
+
+def _traceback(events: list[dict], service: str | None) -> dict | None:
+    """The exception that explains a failure: the first traceback of ``service`` (the one the
+    verdict names), else the first of any service; the worst level first."""
+    traced = [e for e in events if e.get(schema.ERROR_STACK_TRACE) and e.get(schema.ERROR_TYPE)]
+    if not traced:
+        return None
+    return min(traced, key=lambda e: (e.get(schema.SERVICE_NAME) != service,
+                                      -_LEVEL_RANK.get(e.get(schema.LOG_LEVEL) or "", 0), e.get(schema.TIMESTAMP) or ""))
+
+
+def _finding_what(finding: Finding) -> str:
+    example = finding.example or {}
+    if example.get(schema.ERROR_TYPE):
+        text = f"{example[schema.ERROR_TYPE]}: {_first_line(example.get(schema.ERROR_MESSAGE))}".rstrip(": ")
+        return f"{text} @ {finding.frame}" if finding.frame else text
+    return finding.signature
+
+
+def _where(service: str, host: str) -> str:
+    return service if host == "?" else f"{service} on {host}"
+
+
+def verdict(findings: list[Finding], events: list[dict] | None = None, rules: dict | None = None) -> dict | None:
+    """The most telling finding, said in one line. What the user saw (an HTTP 5xx: rules tagged
+    ``symptom``) never hides what explains it; causes outside the code (configuration,
+    infrastructure) come before the bugs they trigger; and whenever the request carries a
+    traceback, the line names its exception, message and deepest OpenStack frame."""
     if not findings:
         return None
+    rules = rules or {}
+    events = events or []
 
     def rank(f: Finding) -> tuple:
-        cause_first = 0 if f.category != "bug" and not f.escalated else 1
-        return (-SEVERITY_RANK[f.severity], cause_first, -f.count)
+        rule = rules.get(f.rule)
+        symptom = 1 if rule is not None and "symptom" in rule.tags else 0
+        return (symptom, 0 if f.category != "bug" else 1, -SEVERITY_RANK[f.severity],
+                0 if (f.example or {}).get(schema.ERROR_TYPE) else 1, -f.count)
     top = min(findings, key=rank)
     example = top.example or {}
     service = next(iter(top.services), "?")
     host = next(iter(top.hosts), "?")
+    traced = _traceback(events, service)
+    if example.get(schema.ERROR_TYPE):  # the finding's own exception is the one to name
+        traced = next((e for e in events if e.get(schema.ERROR_TYPE) == example[schema.ERROR_TYPE]
+                       and e.get(schema.ERROR_STACK_TRACE)), traced)
     if top.category == "bug":
-        text = f"probable bug in {service}: {top.signature}"
+        detail = _finding_what(top) if example.get(schema.ERROR_TYPE) else _what(traced) if traced else None
+        text = f"probable bug in {service}: {detail or top.signature}"
     else:
-        text = f"{_VERDICT_WORDS[top.category]}: {top.title} on {host} ({service}): {top.signature}"
+        text = f"{_VERDICT_WORDS[top.category]}: {top.title} ({_where(service, host)}): {_finding_what(top)}"
+        if traced is not None and str(traced.get(schema.ERROR_TYPE)) not in text:
+            text += f"; traceback: {_what(traced)}"
     return {"text": text, "category": top.category, "severity": top.severity, "rule": top.rule,
-            "service": service, "host": host, "time": example.get(schema.TIMESTAMP)}
+            "service": service, "host": host, "time": example.get(schema.TIMESTAMP),
+            "exception": (traced or example).get(schema.ERROR_TYPE),
+            "frame": deepest_openstack_frame(traced.get(schema.ERROR_STACK_TRACE)) if traced else top.frame}
+
+
+# where a service is named in another's error: its project name, default port or a path only it serves
+_SERVICE_MENTIONS = {
+    "keystone": r"keystone|identity|:(?:5000|35357)\b|/v3/auth/tokens|/v2\.0/tokens",
+    "neutron": r"neutron|:9696\b", "glance": r"glance|:9292\b", "nova": r"\bnova\b|:8774\b",
+    "cinder": r"cinder|:8776\b", "placement": r"placement|:8778\b",
+}
+
+
+def _named_in(service: str, text: str) -> bool:
+    project = service.split("-", 1)[0].split("_", 1)[0]
+    pattern = _SERVICE_MENTIONS.get(project)
+    return bool(pattern and re.search(pattern, text, re.I))
+
+
+def _crash(events: list[dict], nearby: list[dict], engine: LocalEngine) -> tuple[dict, list] | None:
+    """A service this request reached (by id, or named in its failure) that crashed close in
+    time to the failure: CRITICAL, or a line of a rule tagged ``crash`` (workers dying)."""
+    failures = [e for e in events if is_failure(e)]
+    if not failures:
+        return None
+    failing = {e.get(schema.SERVICE_NAME) for e in failures}
+    latest = shift(max(e.get(schema.TIMESTAMP) or "" for e in failures), 1.0)  # a cause comes first
+    reached = {e.get(schema.SERVICE_NAME) for e in events}
+    said = " ".join(f"{e.get(schema.MESSAGE) or ''} {e.get(schema.ERROR_MESSAGE) or ''}" for e in failures)
+    for event in nearby:
+        service = event.get(schema.SERVICE_NAME) or ""
+        if service in failing or not (service in reached or _named_in(service, said)):
+            continue
+        if (event.get(schema.TIMESTAMP) or "") > latest:
+            continue
+        matched = engine.matching(event)
+        if event.get(schema.LOG_LEVEL) == "CRITICAL" or any("crash" in r.tags for r in matched):
+            return event, matched
+    return None
+
+
+def _crash_verdict(crash: dict, matched: list, symptom: dict) -> dict:
+    rule = min(matched, key=lambda r: ("crash" not in r.tags, -SEVERITY_RANK[r.severity])) if matched else None
+    category = rule.category if rule is not None else "bug"
+    service, host = crash.get(schema.SERVICE_NAME) or "?", crash.get(schema.HOST_NAME) or "?"
+    what = _what(crash) or _first_line(crash.get(schema.MESSAGE))
+    stamp = crash.get(schema.TIMESTAMP)
+    word = "probable bug in" if category == "bug" else f"{_VERDICT_WORDS[category]} in"
+    seen = symptom["text"].split(": ", 1)[-1]
+    place = "" if host == "?" else f" on {host}"
+    text = (f"{word} {service}: it crashed{place} at {stamp} ({crash.get(schema.LOG_LEVEL)} {what}); "
+            f"what {symptom['service']} saw: {seen}")
+    return {"text": text, "category": category, "severity": rule.severity if rule else "critical",
+            "rule": rule.id if rule else None, "service": service, "host": host, "time": stamp,
+            "exception": crash.get(schema.ERROR_TYPE),
+            "frame": deepest_openstack_frame(crash.get(schema.ERROR_STACK_TRACE)), "cause": "crash",
+            "symptom": symptom["text"]}
 
 
 def _http(event: dict) -> dict | None:
@@ -128,7 +237,8 @@ def _is_ancestor(nodes: dict, node: dict, candidate: dict) -> bool:
 def build(correlation: Correlation, rules, near: list[str] | None = None, searched: Searched | None = None) -> dict:
     """The triage view; ``rules`` is a list of rules or a LocalEngine made of them already."""
     engine = rules if isinstance(rules, LocalEngine) else LocalEngine(rules)
-    events = correlation.events
+    linked = {id(e) for e in correlation.linked}
+    events = sorted([*correlation.events, *correlation.linked], key=lambda e: e.get(schema.TIMESTAMP) or "")
     findings = engine.scan(events).findings()
     timeline = []
     previous: float | None = None
@@ -146,15 +256,23 @@ def build(correlation: Correlation, rules, near: list[str] | None = None, search
             "http": _http(event), "rules": [r.id for r in engine.matching(event)],
             "gap_s": gap if gap is not None and gap >= GAP_SECONDS else None,
             "file": event.get(schema.LOG_FILE_PATH), "offset": event.get(schema.LOG_OFFSET),
+            "linked": "by process and time" if id(event) in linked else None,
         })
     nearby = [{"time": e.get(schema.TIMESTAMP), "host": e.get(schema.HOST_NAME), "service": e.get(schema.SERVICE_NAME),
                "level": e.get(schema.LOG_LEVEL), "request_id": e.get(schema.REQUEST_ID),
                "message": redact((e.get(schema.MESSAGE) or "").split("\n", 1)[0]), "error_type": e.get(schema.ERROR_TYPE),
                "rules": [r.id for r in engine.matching(e)]} for e in correlation.nearby]
     services = Counter(e.get(schema.SERVICE_NAME) or "?" for e in events)
-    judged = verdict(findings)
-    if judged is not None:
+    judged = verdict(findings, events, {rule.id: rule for rule in engine.rules})
+    crash = _crash(events, correlation.nearby, engine) if judged is not None else None
+    if judged is not None and crash is not None:
+        judged = _crash_verdict(*crash, judged)
+        judged["see_also"] = None
+    elif judged is not None:
         judged["see_also"] = _see_also(nearby, set(services))
+    if judged is not None and linked and any(id(e) in linked for e in events if e.get(schema.ERROR_STACK_TRACE)):
+        judged["linked"] = ("the failure was logged by the same process just after the request's own lines, "
+                            "under another id or none: linked by process and time, not by id")
     hosts = Counter(e.get(schema.HOST_NAME) or "?" for e in events)
     return {
         "id": correlation.seed, "kind": correlation.kind, "found": bool(events),
