@@ -105,3 +105,19 @@ def test_the_search_server_gives_the_same_verdicts(lab, es_url):
         remote = json.loads(osla("triage", outcome.answer.id, "--es", es_url, "--prefix", "lab", "--json").stdout)
         local = _verdict(outcome, root / "log")
         assert (remote["verdict"] or {}).get("text") == (local or {}).get("text"), outcome.case.name
+
+
+def test_recurring_tracebacks_are_tracebacks(lab):
+    """keystone logs WARNINGs that end in an exception's text with no traceback ('Authorization
+    failed. ... from 127.0.0.1: keystone.exception.Unauthorized: ...'): the report's tracebacks
+    leave them out."""
+    root, _, _ = lab
+    parsed = [json.loads(line) for line in osla("parse", str(root / "log" / "keystone")).stdout.splitlines()]
+    warnings = [e for e in parsed if e.get("log.level") == "WARNING" and e.get("error.type")
+                and not e.get("error.stack_trace")]
+    assert warnings  # the shape is there to be left out
+    report = json.loads(osla("report", str(root / "log"), "--since", "3h", "--baseline", "1d", "--json",
+                             "--no-state").stdout)
+    assert report["tracebacks"] and all(row["traceback"] for row in report["tracebacks"])
+    examples = {w["message"].split("\n", 1)[0] for w in warnings}
+    assert not [row for row in report["tracebacks"] if row["example"] in examples]

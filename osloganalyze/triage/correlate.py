@@ -218,8 +218,8 @@ def _follow_continuation(fetcher: Fetcher, result: Correlation, chase: _Chase, f
 
 
 def _answered(event: dict) -> bool:
-    """A line that says the request got its answer: an access line, or a WARNING (a 4xx told)."""
-    return event.get(schema.HTTP_STATUS) is not None or event.get(schema.LOG_LEVEL) == "WARNING"
+    """A line that says the request got its answer: an access line."""
+    return event.get(schema.HTTP_STATUS) is not None
 
 
 def is_failure(event: dict) -> bool:
@@ -233,15 +233,16 @@ def _folder(event: dict) -> str:
 def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
     """Errors of the request's own processes (same host and pid, same service or log folder)
     from its first line to :data:`CONTINUED_SECONDS` after its last, for a request whose own lines
-    show neither a failure nor an answer: some releases log the rest of an API call under a new
-    local id, and an exception that escapes the application is logged by the WSGI server with no
-    id at all."""
+    show neither a failure nor an answer (an access line): some releases log the rest of an API
+    call under a new local id, and an exception that escapes the application is logged by the WSGI
+    server with no id at all. A failure under another caller's global id is another call."""
     processes = {(e.get(schema.HOST_NAME), e.get(schema.PROCESS_PID)) for e in events if e.get(schema.PROCESS_PID)}
     places = {(e.get(schema.HOST_NAME), e.get(schema.SERVICE_NAME)) for e in events} | {
         (e.get(schema.HOST_NAME), _folder(e)) for e in events}
     stamps = sorted(e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP))
     if not processes or not stamps:
         return []
+    callers = {e.get(schema.GLOBAL_REQUEST_ID) for e in events} - {None}  # one API call keeps its global id
     since, until = stamps[0], shift(stamps[-1], CONTINUED_SECONDS)
     whole = since[:19] + ".000Z"  # a WSGI server's log may stamp whole seconds
     linked: list[dict] = []
@@ -255,6 +256,8 @@ def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
         if (host, event.get(schema.SERVICE_NAME)) not in places and (host, _folder(event)) not in places:
             continue
         ids = (event.get(schema.REQUEST_ID), event.get(schema.GLOBAL_REQUEST_ID))
+        if any(ids) and callers and ids[1] not in callers:
+            break  # another caller's call: the process has moved on
         if unit is None:
             unit = ids
         elif ids != unit or not any(ids):  # a failure without ids is one event: the next is another's

@@ -32,15 +32,19 @@ def _first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
-def _what(event: dict) -> str | None:
+def _said(kind: str, message: str | None, frame: str | None) -> str:
     """'TypeError: 'NoneType' object is not iterable @ keystone/models/token_model.py in
-    _get_project_roles' for an event with an exception (its message unmasked, secrets redacted)."""
+    _get_project_roles': the exception, its message unmasked (secrets redacted), the frame."""
+    text = f"{kind}: {_first_line(message)}".rstrip(": ")
+    return f"{text} @ {frame}" if frame else text
+
+
+def _what(event: dict) -> str | None:
+    """What an event's exception says (None without one)."""
     kind = event.get(schema.ERROR_TYPE)
     if not kind:
         return None
-    text = f"{kind}: {_first_line(event.get(schema.ERROR_MESSAGE))}".rstrip(": ")
-    frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
-    return f"{text} @ {frame}" if frame else text
+    return _said(kind, event.get(schema.ERROR_MESSAGE), deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE)))
 
 
 def _traceback(events: list[dict], service: str | None) -> dict | None:
@@ -56,8 +60,7 @@ def _traceback(events: list[dict], service: str | None) -> dict | None:
 def _finding_what(finding: Finding) -> str:
     example = finding.example or {}
     if example.get(schema.ERROR_TYPE):
-        text = f"{example[schema.ERROR_TYPE]}: {_first_line(example.get(schema.ERROR_MESSAGE))}".rstrip(": ")
-        return f"{text} @ {finding.frame}" if finding.frame else text
+        return _said(example[schema.ERROR_TYPE], example.get(schema.ERROR_MESSAGE), finding.frame)
     return finding.signature
 
 
@@ -89,8 +92,11 @@ def verdict(findings: list[Finding], events: list[dict] | None = None, rules: di
         traced = next((e for e in events if e.get(schema.ERROR_TYPE) == example[schema.ERROR_TYPE]
                        and e.get(schema.ERROR_STACK_TRACE)), traced)
     if top.category == "bug":
-        detail = _finding_what(top) if example.get(schema.ERROR_TYPE) else _what(traced) if traced else None
-        text = f"probable bug in {service}: {detail or top.signature}"
+        if example.get(schema.ERROR_TYPE) or traced is None:
+            detail = _finding_what(top)
+        else:  # a 5xx explained by a traceback: name it, and the service that logged it
+            detail, service = _what(traced) or top.signature, traced.get(schema.SERVICE_NAME) or service
+        text = f"probable bug in {service}: {detail}"
     else:
         text = f"{_VERDICT_WORDS[top.category]}: {top.title} ({_where(service, host)}): {_finding_what(top)}"
         if traced is not None and str(traced.get(schema.ERROR_TYPE)) not in text:
