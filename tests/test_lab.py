@@ -98,13 +98,19 @@ def test_start_up_failures_are_configuration(lab):
 
 def test_the_search_server_gives_the_same_verdicts(lab, es_url):
     root, outcomes, _ = lab
-    assert osla("ingest", str(root / "log"), "--es", es_url, "--prefix", "lab").exit_code == 0
     from esnode import Http
-    Http(es_url).refresh("lab-*")
-    for outcome in outcomes:
-        remote = json.loads(osla("triage", outcome.answer.id, "--es", es_url, "--prefix", "lab", "--json").stdout)
-        local = _verdict(outcome, root / "log")
-        assert (remote["verdict"] or {}).get("text") == (local or {}).get("text"), outcome.case.name
+
+    node = Http(es_url)
+    try:
+        assert osla("ingest", str(root / "log"), "--es", es_url, "--prefix", "lab").exit_code == 0
+        node.refresh("lab-*")
+        for outcome in outcomes:
+            remote = json.loads(osla("triage", outcome.answer.id, "--es", es_url, "--prefix", "lab", "--json").stdout)
+            local = _verdict(outcome, root / "log")
+            assert (remote["verdict"] or {}).get("text") == (local or {}).get("text"), outcome.case.name
+    finally:  # the session's node is small: leave it as the next tests expect it
+        for row in node.get("/_cat/indices/lab-*?format=json&expand_wildcards=all"):
+            node.delete(f"/{row['index']}")
 
 
 def test_recurring_tracebacks_are_tracebacks(lab):

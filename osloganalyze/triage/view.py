@@ -128,7 +128,10 @@ def _crash(events: list[dict], nearby: list[dict], engine: LocalEngine) -> tuple
     if not failures:
         return None
     failing = {e.get(schema.SERVICE_NAME) for e in failures}
-    latest = shift(max(e.get(schema.TIMESTAMP) or "" for e in failures), 1.0)  # a cause comes first
+    stamps = [e[schema.TIMESTAMP] for e in failures if e.get(schema.TIMESTAMP)]
+    if not stamps:  # undated failures: nothing to put before them
+        return None
+    latest = shift(max(stamps), 1.0)  # a cause comes first
     reached = {e.get(schema.SERVICE_NAME) for e in events}
     said = " ".join(f"{e.get(schema.MESSAGE) or ''} {e.get(schema.ERROR_MESSAGE) or ''}" for e in failures)
     for event in nearby:
