@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/corpus.py
 from corpus import CORPUS  # noqa: E402
 
 HAVE_CORPUS = (CORPUS / "SOURCES.md").is_file()
+# the session's search nodes hold every server test's indices (the lab's, keystone's, the corpus):
+# 512 MB tripped Elasticsearch's parent circuit breaker once the fault-injection lab was added
+os.environ.setdefault("OSLA_ES_HEAP", "768m")
 SERVER_FIXTURES = {"es_url", "secure_es", "keystone", "lab", "uforia_indexed", "indexed", "installed"}
 _CORPUS_ROOTS = {"CORPUS", "log_files", "snippet_blocks"}  # what tests/corpus.py gives access through
 
