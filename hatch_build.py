@@ -14,8 +14,10 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The modules every log line goes through; compiling them makes `osla parse` faster (benchmarks/README.md).
-COMPILED = ("osloganalyze/parse/lines.py", "osloganalyze/parse/records.py", "osloganalyze/parse/timestamps.py")
+# The modules every log line goes through (redact: every event osla parse writes); compiling them
+# makes `osla parse` faster (benchmarks/README.md).
+COMPILED = ("osloganalyze/parse/lines.py", "osloganalyze/parse/records.py", "osloganalyze/parse/timestamps.py",
+            "osloganalyze/redact.py")
 
 
 class CompileParser(BuildHookInterface):

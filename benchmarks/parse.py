@@ -4,7 +4,8 @@ Builds a file of at least --lines lines by repeating whole real corpus files (so
 tracebacks stay intact), then runs `osla parse FILE -o /dev/null` on one core
 (taskset) twice, at N and 2N lines, to show that memory does not grow with the input.
 
-Two builds of osla are timed: the wheel as `pip install` makes it (built here, its parser
+Each is timed as it runs by default (secrets masked) and with --keep-secrets. Two builds of
+osla are timed: the wheel as `pip install` makes it (built here, its parser
 compiled by hatch_build.py when a C compiler is at hand) and the sources as they are
 (.venv's editable install: pure Python).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import os
 import shutil
 import statistics
@@ -30,6 +32,8 @@ CORPUS = Path(os.environ.get("OSLA_CORPUS", ROOT.parent / "shared" / "corpus"))
 # carry annotation lines). Whole files are repeated, so tracebacks stay intact.
 SOURCES = ("loghub/*.log", "ParisaKalaki-openstack-logs/*.log.gz", "os-loganalyze/*.txt", "os-loganalyze/*.gz",
            "os-log-merger-live-migration/*/var/log/*/*.log", "uforia-OpenStackForensics/var/log/*/*.log")
+# osla parse as it runs by default (secrets masked) and with --keep-secrets (text as logged)
+VARIANTS = (("secrets masked", []), ("--keep-secrets", ["--keep-secrets"]))
 
 
 def corpus_bytes(patterns=SOURCES) -> bytes:
@@ -111,16 +115,17 @@ def main() -> None:
                      "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True);"
                      "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]
             print(f"  {n:>10,} lines ({size / 2**20:,.0f} MiB), grep -c '' {grep_s:5.2f}s = {n / grep_s:>12,.0f} lines/s")
-            for label, command in builds:
+            for (label, command), (variant, extra) in itertools.product(builds, VARIANTS):
+                label = f"{label}, {variant}"
                 runs = []
                 for _ in range(args.runs):
                     start = time.perf_counter()
-                    out = subprocess.run(probe + pin + [command, "parse", str(path), "-o", os.devnull],
+                    out = subprocess.run(probe + pin + [command, "parse", str(path), "-o", os.devnull, *extra],
                                          capture_output=True, text=True, check=True)
                     runs.append((time.perf_counter() - start, int(out.stdout.strip()) / 1024))
                 parse_s = statistics.median(r[0] for r in runs)
                 rss_mib = max(r[1] for r in runs)
-                print(f"    {label:<22} {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s (runs {min(r[0] for r in runs):.2f}-"
+                print(f"    {label:<36} {parse_s:6.2f}s = {n / parse_s:>9,.0f} lines/s (runs {min(r[0] for r in runs):.2f}-"
                       f"{max(r[0] for r in runs):.2f}s), peak RSS {rss_mib:6.1f} MiB, osla/grep time "
                       f"{parse_s / grep_s:5.0f}x", flush=True)
         if args.by_source:

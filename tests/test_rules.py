@@ -51,6 +51,20 @@ def test_no_event_of_any_example_gets_two_categories():
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_every_rule_leaves_a_neighbouring_failure_alone(rule):
+    """Each rule has a not_raise example that another rule claims: a real neighbouring failure
+    (another fault of the same service or dependency), not only a healthy line, that it must not
+    explain."""
+    from osloganalyze.rules.examples import example_events
+
+    claimed = set()
+    for index, example in enumerate(rule.not_raise_examples):
+        events = example_events(rule, "not_raise", index, example)
+        claimed |= {f.rule for f in LocalEngine(RULES).scan(events).findings()} - {rule.id}
+    assert claimed, f"{rule.id}: no not_raise example is a failure another rule explains"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_every_example_of_every_rule(rule):
     assert rule.raise_examples and rule.not_raise_examples
     mine = [o for key, o in OUTCOMES.items() if key[0] == rule.id]

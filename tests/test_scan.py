@@ -181,7 +181,7 @@ def test_rules_list_show_and_test_builtin():
     assert listed.exit_code == 0 and len(listed.stdout.splitlines()) >= 30
     shown = osla("rules", "show", "http-500-response")
     assert "escalates to bug/high when a traceback shares its request id" in shown.stdout
-    assert '"range"' in shown.stdout
+    assert '"term": {\n    "http.response.status_code": 500' in shown.stdout
     assert osla("rules", "show", "nope").exit_code == 2
     tested = osla("rules", "test")
     assert tested.exit_code == 0 and tested.stdout == ""

@@ -158,3 +158,12 @@ def test_the_report_email_carries_no_secret(tmp_path):
              if part.get_content_maintype() == "text"]
     assert len(parts) == 2 and all(_leaks(part) == [] for part in parts)
     assert all("***" in part for part in parts)
+
+
+def test_parse_masks_by_default_and_keeps_secrets_when_asked(tmp_path):
+    tree = str(_tree(tmp_path))
+    masked = osla("parse", tree)
+    assert masked.exit_code == 0, masked.output
+    assert _leaks(masked.stdout) == [] and "***" in masked.stdout
+    kept = osla("parse", tree, "--keep-secrets")
+    assert sorted(set(_leaks(kept.stdout))) == SECRETS

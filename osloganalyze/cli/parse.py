@@ -8,6 +8,7 @@ import click
 
 from ..output import JsonLinesWriter, printable
 from ..parse import Stats, parse_paths
+from ..redact import scrub
 from .common import Failure, Progress, former_name, renamed, say
 from .types import TIME_ZONE
 
@@ -22,13 +23,17 @@ from .types import TIME_ZONE
 @former_name("--host", "host")
 @click.option("--year", type=click.IntRange(1970, 9999),
               help="Year for syslog dates that carry none (default: the file's modification year).")
+@click.option("--keep-secrets", is_flag=True,
+              help="Write text as logged (default: passwords, tokens and keys are masked as ***).")
 @click.option("--json-summary", is_flag=True, help="Print the summary on stderr as one JSON object.")
-def parse_command(paths, output, tz, host, host_former, year, json_summary):
+def parse_command(paths, output, tz, host, host_former, year, keep_secrets, json_summary):
     """Parse oslo.log files (and access logs, journald dumps) into events.
 
     PATH is a file, a folder (walked for *.log, *.txt and their rotations,
     .gz included), or - for standard input. Events are JSON objects, one per
     line, with the fields of osloganalyze.schema. A summary goes to stderr.
+    Secrets in the text (tokens, passwords, keys, credentials in URLs) are
+    masked as *** unless --keep-secrets is given.
 
     \b
     Examples:
@@ -40,9 +45,11 @@ def parse_command(paths, output, tz, host, host_former, year, json_summary):
     stats = Stats()
     progress = Progress("parsing")
     try:
+        events = parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats)
+        if not keep_secrets:
+            events = map(scrub, events)
         with JsonLinesWriter(output) as writer:
-            writer.write_all(parse_paths(list(paths), tz=tz, host=host, year=year, stats=stats),
-                             progress=progress.update)
+            writer.write_all(events, progress=progress.update)
     except BrokenPipeError:
         sys.stderr.close()  # reader went away (| head): not an error
         return
