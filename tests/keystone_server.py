@@ -159,17 +159,27 @@ key_repository = {self.credential}
 
     def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
         """(status, headers, body) of one request."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, dict(answer.headers), answer.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read().decode()
+        return http(self.url, method, path, body, headers)
 
     def issue_token(self, password: str = PASSWORD, headers: dict | None = None):
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"id": "default"}, "password": password}}},
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-        return self.request("POST", "/v3/auth/tokens", body, headers)
+        return self.request("POST", "/v3/auth/tokens", token_body(password), headers)
+
+
+def http(url: str, method: str, path: str, body: dict | None = None, headers: dict | None = None,
+         timeout: float = 60) -> tuple[int, dict, str]:
+    """(status, headers, body) of one real HTTP request to an OpenStack API, JSON in."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, dict(answer.headers), answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def token_body(password: str = PASSWORD) -> dict:
+    """The body of a password authentication as admin, scoped to the admin project."""
+    return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": password}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}

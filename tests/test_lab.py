@@ -84,6 +84,28 @@ def test_a_failure_the_wsgi_server_logged_is_linked_by_process_and_time(lab):
         osla("triage", healthy.answer.id, str(root / "log"), "--json").stdout)["timeline"])
 
 
+def test_a_continued_request_costs_one_error_search(lab):
+    """The continuation's errors (widened by the nearby window) answer the nearby errors of the
+    failures it links: one search of the tree for errors, not two."""
+    from osloganalyze.parse import Stats, discover_into
+    from osloganalyze.triage.correlate import correlate
+    from osloganalyze.triage.local import LocalFetcher
+
+    root, outcomes, _ = lab
+    escaped = next(o for o in outcomes if o.case.name == "ks-authenticate-raises")
+
+    class Counting(LocalFetcher):
+        searches = 0
+
+        def errors(self, since, until):
+            self.searches += 1
+            return super().errors(since, until)
+
+    fetcher = Counting(discover_into(Stats(), [str(root / "log")]))
+    result = correlate(fetcher, escaped.answer.id)
+    assert result.linked and fetcher.searches == 1
+
+
 def test_start_up_failures_are_configuration(lab):
     _, _, failed = lab
     expected = {"schema-never-synced": "database-schema-missing", "port-in-use": "port-in-use",

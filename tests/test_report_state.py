@@ -50,6 +50,7 @@ def test_the_second_night_takes_its_baseline_from_the_store_and_gives_the_same_r
     plans = Store(state).plan(discover_into(Stats(), [str(UFORIA)]), period)
     assert all(len(p.stored) == 7 * 24 and p.parse == [("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z")]
                for p in plans.values() if p.key)
+    assert len({id(p.stored) for p in plans.values() if p.key}) == 1  # one set for files with the same hours
     second, _ = report(UFORIA, APRIL_17, "--state", state)
     assert comparable(first) == comparable(files) == comparable(second)
     assert files["new_signatures"] and files["spikes"] and files["tracebacks"]

@@ -215,3 +215,21 @@ def test_fluentd_unreachable_is_one_line_and_exit_2():
     assert result.stderr.strip().splitlines()[-1].startswith(f"osla: error: Fluentd at 127.0.0.1:{port} did not take")
     assert "0 of" in result.stderr
     assert osla("scan", SAMPLE, "--emit-fluentd", "nowhere").exit_code == 2
+
+
+def test_findings_do_not_depend_on_the_order_files_are_read(tmp_path):
+    """Two hosts logging the same failure at the same moment: the example is the same host's
+    whichever file is read first (workers share files out as they go), hosts tie by name."""
+    line = ("2024-05-02 08:01:10.114 21 ERROR oslo.messaging._drivers.impl_rabbit [-] AMQP server on "
+            "10.0.0.5:5672 is unreachable: [Errno 111] ECONNREFUSED. Trying again in 1 seconds.\n")
+    for host in ("ctl-2", "ctl-1"):
+        folder = tmp_path / host / "var" / "log" / "nova"
+        folder.mkdir(parents=True)
+        (folder / "nova-conductor.log").write_text(line)
+    paths = [str(tmp_path / "ctl-2"), str(tmp_path / "ctl-1")]
+    seen = []
+    for order in (paths, paths[::-1]):
+        finding = next(f for f in json.loads(osla("scan", *order, "--json").stdout)["findings"]
+                       if f["rule"] == "rabbitmq-unreachable")
+        seen.append((finding["example"]["host.name"], list(finding["hosts"])))
+    assert seen[0] == seen[1] == ("ctl-1", ["ctl-1", "ctl-2"])

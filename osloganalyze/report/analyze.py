@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from ..rules.findings import ranked
 from .period import WINDOW
 from .tally import HTTP_401, Tally, level_class
 
@@ -83,7 +84,7 @@ def spikes(tally: Tally) -> list[dict]:
 
 def _signature_rows(tally: Tally, where: str) -> pd.DataFrame:
     rows = [(service, sig, stat.count, stat.first, stat.last, stat.traceback, stat.error_type, stat.example,
-             stat.request_id, stat.instance_uuid, dict(stat.hosts.most_common(5)))
+             stat.request_id, stat.instance_uuid, ranked(stat.hosts, 5))
             for (w, service, sig), stat in tally.signatures.items() if w == where]
     return _frame(rows, ["service", "signature", "count", "first_seen", "last_seen", "traceback", "error_type",
                          "example", "request_id", "instance_uuid", "hosts"])

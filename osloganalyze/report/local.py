@@ -61,9 +61,11 @@ def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year:
 def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats, tally: Tally,
             keystone_match, plans: dict[str, FilePlan] | None = None, store: Store | None = None):
     """The period's events. Every event of baseline and period is counted per hour as its file
-    is read, into ``tally``; with a state store (``plans``, ``store``), the hours it holds are
-    taken from it instead of parsed, and each file's hours are written to it."""
+    is read, into ``tally``, and what is the period's alone as it passes; with a state store
+    (``plans``, ``store``), the hours it holds are taken from it instead of parsed, and each
+    file's hours are written to it."""
     whole = [(period.baseline_start, period.end)]
+    observer = Observer(tally, keystone_match, counted=False)
     for logfile in logfiles:
         plan = plans.get(logfile.path) if plans is not None else None
         if plan is not None and store is not None:
@@ -74,10 +76,12 @@ def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | No
             where = period.where(stamp)
             if where is None:
                 continue
-            if plan is not None and bucket(stamp, HOUR) in plan.stored:
+            hour = bucket(stamp, HOUR)
+            if plan is not None and hour in plan.stored:
                 continue  # counted by the store
-            recorder.record(event, stamp)
+            recorder.record(event, stamp, hour)
             if where == "period":
+                observer.period_event(event, stamp)
                 yield event
         recorder.add_into(tally)
         if plan is not None and plan.key is not None and store is not None:
@@ -88,7 +92,9 @@ def _share(logfiles, period, rules, tz, year, progress=None, plans=None, store=N
     stats = Stats()
     tally = Tally(period)
     events = _events(logfiles, period, tz, year, stats, tally, _keystone_matcher(rules), plans, store)
-    tally, collector = tally_events(events, period, rules, progress, tally, counted=False)
+    collector = LocalEngine(rules).scan(events, progress=progress)  # _events counted them
+    if store is not None:
+        store.flush()  # this worker's files, before it sends its result
     return tally, collector, stats
 
 

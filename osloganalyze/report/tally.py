@@ -54,19 +54,21 @@ class SignatureStat:
 
     def add(self, count: int, first: str | None, last: str | None, hosts: dict, example: dict) -> None:
         self.count += count
+        # the example is the earliest event's (not the first read: the workers share files out)
+        earlier = bool(first) and self.first is not None and first < self.first  # type: ignore[operator]
         if first and (self.first is None or first < self.first):
             self.first = first
         if last and (self.last is None or last > self.last):
             self.last = last
         self.hosts.update(hosts)
-        if self.example is None:
-            self.traceback = bool(example.get(schema.ERROR_STACK_TRACE))  # not a WARNING with exc text
+        if self.example is None or earlier:
+            self.traceback = self.traceback or bool(example.get(schema.ERROR_STACK_TRACE))  # not a WARNING's exc text
             self.error_type = example.get(schema.ERROR_TYPE)
             text = example.get(schema.MESSAGE) or example.get(schema.ERROR_MESSAGE) or ""
             self.example = redact(text.split("\n", 1)[0][:EXAMPLE_CHARS])
-        if self.request_id is None:
+        if self.request_id is None or (earlier and example.get(schema.REQUEST_ID)):
             self.request_id = example.get(schema.REQUEST_ID)
-        if self.instance_uuid is None:
+        if self.instance_uuid is None or (earlier and example.get(schema.INSTANCE_UUID)):
             self.instance_uuid = example.get(schema.INSTANCE_UUID)
 
     def merge(self, other: SignatureStat) -> None:
@@ -191,16 +193,21 @@ class HourRecorder:
         self.keystone_match = keystone_match
         self.hours: dict[str, HourCounts] = {}
 
-    def record(self, event: dict, stamp: str) -> None:
-        hour = bucket(stamp, HOUR)
+    def record(self, event: dict, stamp: str, hour: str | None = None) -> None:
+        """Count one event (``hour``: its hour's bucket, when the caller has it)."""
+        if hour is None:
+            hour = bucket(stamp, HOUR)
         counts = self.hours.get(hour)
         if counts is None:
             counts = self.hours[hour] = HourCounts()
         counts.events += 1
-        level = event.get(schema.LOG_LEVEL)
-        service = event.get(schema.SERVICE_NAME) or "?"
-        host = event.get(schema.HOST_NAME) or "?"
+        get = event.get
+        level = get(schema.LOG_LEVEL)
+        service = get(schema.SERVICE_NAME) or "?"
         counted = level in COUNTED_LEVELS
+        if not counted and not get(schema.ERROR_TYPE) and not is_keystone(service):
+            return  # most lines: the hour's count is all there is to count of them
+        host = get(schema.HOST_NAME) or "?"
         if counted:
             counts.levels[(service, host, level)] += 1
         if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
@@ -236,7 +243,7 @@ class Observer:
 
     def observe(self, events):
         """Yield the period's events; the counts are complete once this is exhausted."""
-        tally, where_of = self.tally, self.tally.period.where
+        where_of = self.tally.period.where
         recorder = HourRecorder(self.keystone_match) if self.counted else None
         for event in events:
             stamp = event.get(schema.TIMESTAMP)
@@ -247,16 +254,24 @@ class Observer:
                 recorder.record(event, stamp)
             if where != "period":
                 continue
-            level = event.get(schema.LOG_LEVEL)
-            service = event.get(schema.SERVICE_NAME) or "?"
-            if level in COUNTED_LEVELS and event.get(schema.REQUEST_ID):
-                key = (service, event.get(schema.HOST_NAME) or "?", level_class(level), bucket(stamp, HOUR))
-                tally.level_examples.setdefault(key, event[schema.REQUEST_ID])
-            tally.period_events += 1
-            status = event.get(schema.HTTP_STATUS)
-            if status is not None:
-                tally.add_requests(service, endpoint(event.get(schema.HTTP_METHOD), event.get(schema.URL_ORIGINAL)),
-                                   bucket(stamp, WINDOW), 1, int(status >= 500), event.get(schema.REQUEST_ID))
+            self.period_event(event, stamp)
             yield event
         if recorder is not None:
-            recorder.add_into(tally)
+            recorder.add_into(self.tally)
+
+    def period_event(self, event: dict, stamp: str) -> None:
+        """Count what is the period's alone of one of its events."""
+        tally = self.tally
+        tally.period_events += 1
+        get = event.get
+        level = get(schema.LOG_LEVEL)
+        status = get(schema.HTTP_STATUS)
+        if status is None and level not in COUNTED_LEVELS:
+            return
+        service = get(schema.SERVICE_NAME) or "?"
+        if level in COUNTED_LEVELS and get(schema.REQUEST_ID):
+            key = (service, get(schema.HOST_NAME) or "?", level_class(level), bucket(stamp, HOUR))
+            tally.level_examples.setdefault(key, event[schema.REQUEST_ID])
+        if status is not None:
+            tally.add_requests(service, endpoint(get(schema.HTTP_METHOD), get(schema.URL_ORIGINAL)),
+                               bucket(stamp, WINDOW), 1, int(status >= 500), get(schema.REQUEST_ID))

@@ -71,9 +71,31 @@ class LocalEngine:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self._matcher = compile_matcher([effective_condition(rule) for rule in rules])
-        self._escalations = [(rule, rule.escalate_when.same, compile_predicate(rule.escalate_when.match))
-                             for rule in rules if rule.escalate_when is not None]
+        # each rule's own condition once; a rule another one supersedes is dropped after
+        # (effective_condition would test the superseding rules again inside every such rule)
+        tested = list(rules) + [s for s in dict.fromkeys(s for r in rules for s in r.superseded_by)
+                                if s not in rules]  # superseders outside this rule set count too
+        escalating = [rule for rule in rules if rule.escalate_when is not None]
+        # one generated function tests the rules, the superseders and the escalations' conditions
+        base = compile_matcher([base_condition(rule) for rule in tested]
+                               + [rule.escalate_when.match for rule in escalating])  # type: ignore[union-attr]
+        position = {id(rule): i for i, rule in enumerate(tested)}
+        superseders = {i: frozenset(position[id(s)] for s in rule.superseded_by)
+                       for i, rule in enumerate(rules) if rule.superseded_by}
+        own, first_escalation = len(rules), len(tested)
+        self._escalations = [(rule, rule.escalate_when.same) for rule in escalating]  # type: ignore[union-attr]
+
+        def classify(event: dict) -> tuple[list[int], list[int]]:
+            """(the rules the event is a finding of, the escalations whose condition it meets)."""
+            hits = base(event)
+            if not hits:
+                return hits, hits
+            held = frozenset(hits)
+            found = [i for i in hits if i < own and held.isdisjoint(superseders.get(i, ()))]
+            return found, [i - first_escalation for i in hits if i >= first_escalation]
+
+        self._classify = classify
+        self._matcher = lambda event: classify(event)[0]
 
     def matching(self, event: dict) -> list[Rule]:
         return [self.rules[i] for i in self._matcher(event)]
@@ -84,7 +106,7 @@ class LocalEngine:
         keys = collector.escalation_keys
         # correlated events count from any service or host, but only inside the time range
         period = EventQuery(since=query.since, until=query.until) if query is not None else None
-        rules, matcher = self.rules, self._matcher
+        rules, classify, escalations = self.rules, self._classify, self._escalations
         seen = inside = 0
         for event in events:
             seen += 1
@@ -92,13 +114,16 @@ class LocalEngine:
                 progress(seen)
             if query is None or query.matches(event):
                 inside += 1
-                for index in matcher(event):
+                found, escalated = classify(event)
+                for index in found:
                     collector.add(rules[index], event)
             elif period is not None and not period.matches(event):
                 continue
-            for rule, same, test in self._escalations:
-                if test(event):
-                    keys.setdefault(rule.id, set()).update(correlation_values(event, same))
+            else:
+                escalated = classify(event)[1]
+            for index in escalated:
+                rule, same = escalations[index]
+                keys.setdefault(rule.id, set()).update(correlation_values(event, same))
         collector.events = inside  # the events in the query's window (read: seen)
         return collector
 

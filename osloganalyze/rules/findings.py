@@ -47,7 +47,7 @@ class _Group:
             value = event.get(name)
             if value:
                 keep_earliest(kept, value, stamp)
-        if self.example is None:
+        if self.example is None or _earlier(event, self.example):
             self.example = example_of(event)
             self.frame = deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE))
 
@@ -126,8 +126,21 @@ def _oldest_first(kept: dict) -> list:
 
 
 def _earlier(example: dict, than: dict) -> bool:
-    """Whether an example event is older than another (undated ones count as newest)."""
-    return (example.get(schema.TIMESTAMP) or _UNDATED) < (than.get(schema.TIMESTAMP) or _UNDATED)
+    """Whether an event (or example) comes before another: older (undated ones count as newest),
+    then by host, file and offset, so that the example does not depend on the order the files
+    were read in (the workers share them out as they go)."""
+    return _order(example) < _order(than)
+
+
+def _order(event: dict) -> tuple:
+    return (event.get(schema.TIMESTAMP) or _UNDATED, event.get(schema.HOST_NAME) or "",
+            event.get(schema.LOG_FILE_PATH) or "", event.get(schema.LOG_OFFSET) or 0)
+
+
+def ranked(counts: Counter, top: int | None = None) -> dict:
+    """The most common first, ties by name (``Counter.most_common`` keeps them in the order
+    they were counted, which differs from run to run when workers share the files)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
 
 
 def _seconds(stamp: str) -> float:
@@ -272,7 +285,7 @@ def _finding(group: _Group) -> Finding | None:
         peak = {"count": most, "within_seconds": rule.threshold.within}
     return Finding(rule=rule.id, title=rule.title, category=category, severity=severity, escalated=group.escalated,
                    signature=group.signature, count=group.count, first_seen=group.first_seen,
-                   last_seen=group.last_seen, services=dict(group.services.most_common()),
-                   hosts=dict(group.hosts.most_common()), request_ids=_oldest_first(group.request_ids),
+                   last_seen=group.last_seen, services=ranked(group.services),
+                   hosts=ranked(group.hosts), request_ids=_oldest_first(group.request_ids),
                    instance_uuids=_oldest_first(group.instance_uuids), frame=group.frame, example=group.example,
                    remediation=rule.remediation, escalation=escalation, peak=peak)

@@ -193,22 +193,82 @@ def _char_class(items) -> str:
 
 def required_literals(pattern: str) -> tuple[str, ...] | None:
     """Texts one of which every match of ``pattern`` contains (a cheap ``in`` test before the
-    regex), or None when no such text can be read off the pattern."""
-    parsed = list(sre_parse.parse(pattern, PYTHON_FLAGS))
-    if len(parsed) == 1 and parsed[0][0] is C.BRANCH:
-        runs = [_longest_run(list(alt)) for alt in parsed[0][1][1]]
-        return tuple(runs) if all(runs) else None
-    run = _longest_run(parsed)
-    return (run,) if run else None
+    regex), or None when no such text can be read off the pattern. Small alternations and
+    character sets are spelled out (``\\((2002|2003), ['"]`` needs one of four texts), and the
+    most telling choice is taken: the longest shortest text, then the fewest texts."""
+    best = _required(list(sre_parse.parse(pattern, PYTHON_FLAGS)))
+    return tuple(sorted(best)) if best else None
 
 
-def _longest_run(items) -> str:
-    best, current = "", ""
+_MAX_TEXTS = 16  # beyond this many texts, an in-test per text costs more than it saves
+
+
+def _score(texts: frozenset[str]) -> tuple[int, int]:
+    return (min(map(len, texts)), -len(texts)) if texts else (0, 0)
+
+
+def _required(items) -> frozenset[str] | None:
+    """The best set of texts one of which every match of the sequence ``items`` holds."""
+    best: frozenset[str] = frozenset()
+    run: frozenset[str] = frozenset({""})  # the texts of the literal run being read
+
+    def close() -> None:
+        nonlocal best, run
+        if run != {""} and _score(run) > _score(best):
+            best = run
+        run = frozenset({""})
+
     for op, arg in items:
-        if op is C.LITERAL:
-            current += chr(arg)
+        choices = _literal_choices(op, arg)
+        if choices is not None and len(run) * len(choices) <= _MAX_TEXTS:
+            run = frozenset(a + b for a in run for b in choices)
             continue
-        best, current = max(best, current, key=len), ""
-        if op is C.SUBPATTERN and not arg[1] and not arg[2]:
-            best = max(best, _longest_run(list(arg[3])), key=len)
-    return max(best, current, key=len)
+        close()
+        inner = _alternatives_required(op, arg)
+        if inner and _score(inner) > _score(best):
+            best = inner
+    close()
+    return best or None
+
+
+def _literal_choices(op, arg) -> frozenset[str] | None:
+    """The texts a literal item can be (one character, a small set, a group of literal
+    alternatives), or None when it is not that simple."""
+    if op is C.LITERAL:
+        return frozenset({chr(arg)})
+    if op is C.IN and all(kind is C.LITERAL for kind, _ in arg) and len(arg) <= 4:
+        return frozenset(chr(value) for _, value in arg)
+    if op is C.SUBPATTERN and not arg[1] and not arg[2]:
+        items = list(arg[3])
+        if len(items) == 1 and items[0][0] is C.BRANCH:
+            alternatives = [_all_literal(list(alt)) for alt in items[0][1][1]]
+            if all(a is not None for a in alternatives) and len(alternatives) <= _MAX_TEXTS:
+                return frozenset(alternatives)  # type: ignore[arg-type]
+        text = _all_literal(items)
+        return frozenset({text}) if text is not None else None
+    if op is C.BRANCH:
+        alternatives = [_all_literal(list(alt)) for alt in arg[1]]
+        if all(a is not None for a in alternatives) and len(alternatives) <= _MAX_TEXTS:
+            return frozenset(alternatives)  # type: ignore[arg-type]
+    return None
+
+
+def _all_literal(items) -> str | None:
+    if items and all(op is C.LITERAL for op, _ in items):
+        return "".join(chr(arg) for _, arg in items)
+    return None
+
+
+def _alternatives_required(op, arg) -> frozenset[str] | None:
+    """For a group or an alternation: the union of what each alternative requires."""
+    if op is C.SUBPATTERN and not arg[1] and not arg[2]:
+        return _required(list(arg[3]))
+    if op is C.BRANCH:
+        union: set[str] = set()
+        for alternative in arg[1]:
+            needed = _required(list(alternative))
+            if not needed:
+                return None
+            union |= needed
+        return frozenset(union) if len(union) <= _MAX_TEXTS else None
+    return None

@@ -190,11 +190,31 @@ def correlate(fetcher: Fetcher, seed: str, around: int = 600, max_hops: int = 3,
         result.limits.append(f"stopped following at {max_ids} ids (use --max-ids to follow more)")
     result.events = sorted(found.values(), key=_order)
     result.followed = sorted((*chase.requests.values(), *chase.instances.values()), key=lambda f: (f.hop, f.id))
+    errors = _Errors(fetcher)
     if not any(is_failure(e) or _answered(e) for e in result.events):
-        result.linked = _continued(fetcher, result.events, found)
+        result.linked = _continued(errors, result.events, found)
         _follow_continuation(fetcher, result, chase, found, span)
-    result.nearby = _nearby(fetcher, [*result.events, *result.linked], {**found, **{_key(e): e for e in result.linked}})
+    result.nearby = _nearby(errors, [*result.events, *result.linked], {**found, **{_key(e): e for e in result.linked}})
     return result
+
+
+class _Errors:
+    """``fetcher.errors``, once for a window: a window inside one already fetched is answered
+    from its events (the continuation's errors, widened by :data:`NEARBY_SECONDS`, hold the
+    nearby errors of the failures it links)."""
+
+    def __init__(self, fetcher: Fetcher):
+        self.fetcher = fetcher
+        self.window: tuple[str, str] | None = None
+        self.found: list[dict] = []
+
+    def fetch(self, since: str, until: str) -> None:
+        self.found, self.window = self.fetcher.errors(since, until), (since, until)
+
+    def __call__(self, since: str, until: str) -> list[dict]:
+        if self.window is not None and self.window[0] <= since and until <= self.window[1]:
+            return [e for e in self.found if since <= (e.get(schema.TIMESTAMP) or "") < until]
+        return self.fetcher.errors(since, until)
 
 
 def _follow_continuation(fetcher: Fetcher, result: Correlation, chase: _Chase, found: dict,
@@ -230,7 +250,7 @@ def _folder(event: dict) -> str:
     return (event.get(schema.LOG_FILE_PATH) or "").rsplit("/", 1)[0]
 
 
-def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
+def _continued(errors: _Errors, events: list[dict], found: dict) -> list[dict]:
     """Errors of the request's own processes (same host and pid, same service or log folder)
     from its first line to :data:`CONTINUED_SECONDS` after its last, for a request whose own lines
     show neither a failure nor an answer (an access line): some releases log the rest of an API
@@ -247,7 +267,8 @@ def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
     whole = since[:19] + ".000Z"  # a WSGI server's log may stamp whole seconds
     linked: list[dict] = []
     unit: tuple | None = None  # the first failing request (its ids, or none): the next one is not ours
-    for event in sorted(fetcher.errors(whole, until), key=_order):
+    errors.fetch(shift(whole, -NEARBY_SECONDS), shift(until, NEARBY_SECONDS))
+    for event in sorted(errors(whole, until), key=_order):
         host, stamp = event.get(schema.HOST_NAME), event.get(schema.TIMESTAMP) or ""
         if _key(event) in found or (host, event.get(schema.PROCESS_PID)) not in processes:
             continue
@@ -266,14 +287,14 @@ def _continued(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
     return linked[:NEARBY_LIMIT]
 
 
-def _nearby(fetcher: Fetcher, events: list[dict], found: dict) -> list[dict]:
+def _nearby(errors: _Errors, events: list[dict], found: dict) -> list[dict]:
     """Errors of any service within a few seconds of this request's failures that carry none of its
     ids: a crash on the other side of a failed call (old releases pass no request id downstream)."""
     failures = [e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP) and (
         e.get(schema.LOG_LEVEL) in ("ERROR", "CRITICAL") or (e.get(schema.HTTP_STATUS) or 0) >= 500)]
     if not failures:
         return []
-    others = [e for e in fetcher.errors(shift(min(failures), -NEARBY_SECONDS), shift(max(failures), NEARBY_SECONDS))
+    others = [e for e in errors(shift(min(failures), -NEARBY_SECONDS), shift(max(failures), NEARBY_SECONDS))
               if _key(e) not in found]
     return sorted(others, key=_order)[:NEARBY_LIMIT]
 

@@ -47,12 +47,17 @@ def _what(event: dict) -> str | None:
     return _said(kind, event.get(schema.ERROR_MESSAGE), deepest_openstack_frame(event.get(schema.ERROR_STACK_TRACE)))
 
 
-def _traceback(events: list[dict], service: str | None) -> dict | None:
-    """The exception that explains a failure: the first traceback of ``service`` (the one the
+def _traceback(events: list[dict], service: str | None, kind: str | None = None) -> dict | None:
+    """The exception that explains a failure: the first traceback of exception ``kind`` (the
+    finding's own, when it names one), else the first traceback of ``service`` (the one the
     verdict names), else the first of any service; the worst level first."""
     traced = [e for e in events if e.get(schema.ERROR_STACK_TRACE) and e.get(schema.ERROR_TYPE)]
     if not traced:
         return None
+    if kind:
+        same = next((e for e in traced if e.get(schema.ERROR_TYPE) == kind), None)
+        if same is not None:
+            return same
     return min(traced, key=lambda e: (e.get(schema.SERVICE_NAME) != service,
                                       -_LEVEL_RANK.get(e.get(schema.LOG_LEVEL) or "", 0), e.get(schema.TIMESTAMP) or ""))
 
@@ -87,10 +92,7 @@ def verdict(findings: list[Finding], events: list[dict] | None = None, rules: di
     example = top.example or {}
     service = next(iter(top.services), "?")
     host = next(iter(top.hosts), "?")
-    traced = _traceback(events, service)
-    if example.get(schema.ERROR_TYPE):  # the finding's own exception is the one to name
-        traced = next((e for e in events if e.get(schema.ERROR_TYPE) == example[schema.ERROR_TYPE]
-                       and e.get(schema.ERROR_STACK_TRACE)), traced)
+    traced = _traceback(events, service, example.get(schema.ERROR_TYPE))  # the finding's own exception first
     if top.category == "bug":
         if example.get(schema.ERROR_TYPE) or traced is None:
             detail = _finding_what(top)
