@@ -3,7 +3,6 @@ are parsed (binary search on line timestamps), the files are shared over the mac
 and the rule engine runs on the period's events in the same pass."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from .. import schema
@@ -16,10 +15,8 @@ from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
 from ..sources.seek import byte_span
 from . import analyze
 from .period import HOUR, Period, bucket
-from .store import FilePlan, Store
+from .store import Store
 from .tally import HourRecorder, Observer, Tally, keystone_rules
-
-log = logging.getLogger("osla")
 
 
 def _keystone_matcher(rules):
@@ -59,15 +56,16 @@ def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year:
 
 
 def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats, tally: Tally,
-            keystone_match, plans: dict[str, FilePlan] | None = None, store: Store | None = None):
+            keystone_match, store: Store | None = None):
     """The period's events. Every event of baseline and period is counted per hour as its file
     is read, into ``tally``, and what is the period's alone as it passes; with a state store
-    (``plans``, ``store``), the hours it holds are taken from it instead of parsed, and each
-    file's hours are written to it."""
+    (``store``), the hours it holds are taken from it instead of parsed, and each file's hours
+    are written to it."""
     whole = [(period.baseline_start, period.end)]
     observer = Observer(tally, keystone_match, counted=False)
+    plan_of = store.planner(period) if store is not None else None
     for logfile in logfiles:
-        plan = plans.get(logfile.path) if plans is not None else None
+        plan = plan_of(logfile) if plan_of is not None else None
         if plan is not None and store is not None:
             store.add_stored(plan, period, tally)
         recorder = HourRecorder(keystone_match)
@@ -88,10 +86,10 @@ def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | No
             store.save_file(plan.key, plan.parse, plan.save_until, recorder.hours)
 
 
-def _share(logfiles, period, rules, tz, year, progress=None, plans=None, store=None) -> tuple[Tally, Collector, Stats]:
+def _share(logfiles, period, rules, tz, year, progress=None, store=None) -> tuple[Tally, Collector, Stats]:
     stats = Stats()
     tally = Tally(period)
-    events = _events(logfiles, period, tz, year, stats, tally, _keystone_matcher(rules), plans, store)
+    events = _events(logfiles, period, tz, year, stats, tally, _keystone_matcher(rules), store)
     collector = LocalEngine(rules).scan(events, progress=progress)  # _events counted them
     if store is not None:
         store.flush()  # this worker's files, before it sends its result
@@ -120,10 +118,11 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
     tally, collector, stats = Tally(period), Collector(), Stats()
     logfiles = discover_into(stats, paths)
     sizes = [file_size(f.path) for f in logfiles]
-    plans = store.plan(logfiles, period) if store is not None else None
+    if store is not None:
+        store.release()  # the workers fork next: each opens its own connection, and plans its files
 
     def work(claimed, report):
-        result = _share(claimed, period, rules, tz, year, report, plans, store)
+        result = _share(claimed, period, rules, tz, year, report, store)
         report(result[0].period_events)  # the engine reports every 1,000 events: the last count
         return result
     for part, found, read in over_files(logfiles, sizes, work, min_bytes=PARSE_PARALLEL_BYTES,
@@ -131,6 +130,4 @@ def collect(paths: list[str], period: Period, rules, tz: str = "UTC", year: int 
         tally.merge(part)
         collector.merge(found)
         stats.merge(read)
-    if plans is not None:
-        log.debug("state store: %d file-hours from it", sum(len(p.stored) for p in plans.values()))
     return tally, collector, stats

@@ -26,7 +26,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,15 +175,23 @@ class Store:
 
     def plan(self, logfiles: list[LogFile], period: Period) -> dict[str, FilePlan]:
         """Per file path: the baseline hours the store holds, and the ranges left to parse."""
+        plan_of = self.planner(period)
+        plans = {logfile.path: plan_of(logfile) for logfile in logfiles}
+        self.release()
+        return plans
+
+    def planner(self, period: Period) -> Callable[[LogFile], FilePlan]:
+        """What a night does with each file (a worker plans the files it claims, as it reads
+        them: the identity of thousands of files is not read one by one before the work starts)."""
         settled = event_stamp(datetime.fromtimestamp(self.now - SETTLE, UTC))
-        plans = {}
-        db = self.db
         baseline_hours = list(hours_between(period.baseline_start, period.start))
         # thousands of files hold the same hours: one set for all of them, of the same strings
         # (a set of 168 new strings per file took 450 MB for the benchmark's 3,300 files)
         canonical = {hour: hour for hour in baseline_hours}
         shared: dict[frozenset[str], frozenset[str]] = {}
-        for logfile in logfiles:
+
+        def plan_of(logfile: LogFile) -> FilePlan:
+            db = self.db
             key = identity(logfile) if db is not None else None
             plan = FilePlan(key, save_until=settled)
             if key is not None and db is not None:
@@ -193,11 +201,15 @@ class Store:
                 plan.stored = shared.setdefault(stored, stored)
             missing = [h for h in baseline_hours if h not in plan.stored]
             plan.parse = _runs(missing) + [(period.start, period.end)]
-            plans[logfile.path] = plan
-        if self._db is not None:  # the workers fork next: each opens its own
+            return plan
+        return plan_of
+
+    def release(self) -> None:
+        """Close this process's connection (before the workers fork: each opens its own)."""
+        self.flush()
+        if self._db is not None:
             self._db.close()
             self._db = None
-        return plans
 
     def add_stored(self, plan: FilePlan, period: Period, tally: Tally) -> None:
         """Add the baseline hours the store holds for this file into ``tally``, row by row."""
