@@ -45,14 +45,7 @@ def _masked(m: re.Match) -> str:
 
 
 def redact(text: str | None) -> str | None:
-    if not text:
-        return text
-    folded = text.casefold()
-    for pattern, triggers in rules():
-        if any(trigger in folded for trigger in triggers):
-            text = pattern.sub(_masked, text)
-            folded = text.casefold()
-    return text
+    return _masked_by(text, rules()) if text else text
 
 
 def scrub(event: dict) -> dict:
@@ -94,10 +87,13 @@ assert _PARTS[0] == schema.MESSAGE
 
 
 def _masked_by(text: str, forms: tuple[tuple[re.Pattern, tuple[str, ...]], ...]) -> str:
+    """``text`` with each of ``forms`` masked, a form run only where one of its triggers is."""
     folded = text.casefold()
     for pattern, triggers in forms:
         if any(trigger in folded for trigger in triggers):
-            text = pattern.sub(_masked, text)
+            masked = pattern.sub(_masked, text)
+            if masked != text:
+                text, folded = masked, masked.casefold()
     return text
 
 

@@ -47,7 +47,8 @@ def test_the_second_night_takes_its_baseline_from_the_store_and_gives_the_same_r
     rows, known = stored_hours(state)
     assert known >= 10 and rows == known * 8 * 24  # the 7-day baseline and the day, every hour of each file
     period = Period("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z", "2014-04-10T00:00:00.000Z")
-    plans = Store(state).plan(discover_into(Stats(), [str(UFORIA)]), period)
+    plan_of = Store(state).planner(period)
+    plans = {f.path: plan_of(f) for f in discover_into(Stats(), [str(UFORIA)])}
     assert all(len(p.stored) == 7 * 24 and p.parse == [("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z")]
                for p in plans.values() if p.key)
     assert len({id(p.stored) for p in plans.values() if p.key}) == 1  # one set for files with the same hours

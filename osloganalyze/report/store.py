@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import __version__
 from ..sources.local import LogFile
 from ..times import event_stamp, event_time
-from .period import Period
+from .period import HOUR, Period, bucket
 from .tally import HourCounts, Tally
 
 log = logging.getLogger("osla")
@@ -173,13 +173,6 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(f"{self.path}{suffix}", f"{self.path}.old{suffix}")
 
-    def plan(self, logfiles: list[LogFile], period: Period) -> dict[str, FilePlan]:
-        """Per file path: the baseline hours the store holds, and the ranges left to parse."""
-        plan_of = self.planner(period)
-        plans = {logfile.path: plan_of(logfile) for logfile in logfiles}
-        self.release()
-        return plans
-
     def planner(self, period: Period) -> Callable[[LogFile], FilePlan]:
         """What a night does with each file (a worker plans the files it claims, as it reads
         them: the identity of thousands of files is not read one by one before the work starts)."""
@@ -231,13 +224,11 @@ class Store:
         if db is None:
             return
         rows = []
+        complete = bucket(save_until, HOUR)  # the hours that start before it have ended by save_until
         for since, until in ranges:
-            whole = list(hours_between(since, min(until, save_until)))
-            ends = whole[1:] + [event_stamp(event_time(whole[-1]) + timedelta(hours=1))] if whole else []
-            for hour, end in zip(whole, ends):
-                if end <= save_until:
-                    counts = hours.get(hour)
-                    rows.append((key, hour, counts.to_json() if counts is not None else _EMPTY))
+            for hour in hours_between(since, min(until, complete)):
+                counts = hours.get(hour)
+                rows.append((key, hour, counts.to_json() if counts is not None else _EMPTY))
         self._pending.extend(rows)
         if len(self._pending) >= FLUSH_ROWS:
             self.flush()

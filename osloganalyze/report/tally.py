@@ -205,22 +205,23 @@ class HourRecorder:
         level = get(schema.LOG_LEVEL)
         service = get(schema.SERVICE_NAME) or "?"
         counted = level in COUNTED_LEVELS
-        if not counted and not get(schema.ERROR_TYPE) and not is_keystone(service):
+        error_type = get(schema.ERROR_TYPE)
+        keystone = is_keystone(service)
+        if not counted and not error_type and not keystone:
             return  # most lines: the hour's count is all there is to count of them
         host = get(schema.HOST_NAME) or "?"
         if counted:
             counts.levels[(service, host, level)] += 1
-        if level in ERROR_LEVELS or event.get(schema.ERROR_TYPE):
+        if level in ERROR_LEVELS or error_type:
             key = (service, signature(event))
             stat = counts.signatures.get(key)
             if stat is None:
                 stat = counts.signatures[key] = SignatureStat()
             stat.add(1, stamp, stamp, {host: 1}, event)
-        keystone = is_keystone(service)
         if keystone or counted:
             for kind in self.keystone_match(event):
                 counts.keystone[kind] += 1
-            if event.get(schema.HTTP_STATUS) == 401 and keystone:
+            if get(schema.HTTP_STATUS) == 401 and keystone:
                 counts.keystone[HTTP_401] += 1
 
     def add_into(self, tally: Tally) -> None:

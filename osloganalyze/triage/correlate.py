@@ -290,8 +290,7 @@ def _continued(errors: _Errors, events: list[dict], found: dict) -> list[dict]:
 def _nearby(errors: _Errors, events: list[dict], found: dict) -> list[dict]:
     """Errors of any service within a few seconds of this request's failures that carry none of its
     ids: a crash on the other side of a failed call (old releases pass no request id downstream)."""
-    failures = [e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP) and (
-        e.get(schema.LOG_LEVEL) in ("ERROR", "CRITICAL") or (e.get(schema.HTTP_STATUS) or 0) >= 500)]
+    failures = [e[schema.TIMESTAMP] for e in events if e.get(schema.TIMESTAMP) and is_failure(e)]
     if not failures:
         return []
     others = [e for e in errors(shift(min(failures), -NEARBY_SECONDS), shift(max(failures), NEARBY_SECONDS))
