@@ -1,4 +1,4 @@
-"""Wheel build hook: compiles the parser's per-line modules with mypyc, as black ships its own.
+"""Wheel build hook: compiles the per-line modules with mypyc, as black ships its own.
 
 The sources stay plain Python (the editable install, the tests and any machine without a C
 compiler run them as they are); a wheel built where mypyc and a C compiler work carries the
@@ -14,10 +14,14 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The modules every log line goes through (redact: every event osla parse writes); compiling them
-# makes `osla parse` faster (benchmarks/README.md).
+# The modules every log line goes through (redact: every event osla parse writes; the report's
+# counting and the rule engine's loop: every event osla report reads); compiling them makes
+# `osla parse` and `osla report` faster (benchmarks/README.md). report/period.py is not among
+# them: its frozen dataclass, compiled, cannot be unpickled (the report's workers send it back).
 COMPILED = ("osloganalyze/parse/lines.py", "osloganalyze/parse/records.py", "osloganalyze/parse/timestamps.py",
-            "osloganalyze/redact.py")
+            "osloganalyze/redact.py", "osloganalyze/sources/local.py", "osloganalyze/parse/__init__.py",
+            "osloganalyze/report/tally.py", "osloganalyze/report/local.py",
+            "osloganalyze/rules/signature.py", "osloganalyze/rules/findings.py", "osloganalyze/rules/engine.py")
 
 
 class CompileParser(BuildHookInterface):

@@ -11,11 +11,13 @@ is a daily rotation (`nova-api.log.1` ... `.N`), as logrotate leaves them. Cache
 ~/.cache/osla/bench-report (or /var/tmp/osla as root), outside the repository.
 
     .venv/bin/python benchmarks/report.py [--source es|local|both] [--events 5000000] [--baseline-days 7]
-        [--baseline-share 1.0] [--heap 4g] [--keep-node] [--cold]
+        [--baseline-share 1.0] [--heap 4g] [--keep-node] [--cold] [--build wheel|sources|both]
 
 On the log tree it runs three ways side by side: the full re-read (--no-state), the first night
-(an empty state store) and the second night (the baseline from the store); then `--since 3650d`
-(ten years) on samples/live-migration with the HTML report's charts.
+(an empty state store) and the second night (the baseline from the store), with osla as `pip
+install` makes it (the wheel, its hot modules compiled: hatch_build.py) and, for the second night
+again, with the sources (the editable install); then `--since 3650d` (ten years) on
+samples/live-migration with the HTML report's charts.
 """
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ def _events_per_host(files: list[Path]) -> int:
     return sum(1 for _ in parse_paths([str(p) for p in files]))
 
 
-def build_tree(events: int, baseline_days: int, baseline_share: float) -> tuple[Path, int, int, int]:
+def build_tree(events: int, baseline_days: int, baseline_share: float) -> tuple[Path, int, int, int, str]:
     files = [p for pattern in SOURCES for p in sorted(CORPUS.glob(pattern))]
     per_host = _events_per_host(files)
     hosts = -(-events // per_host)
@@ -176,6 +178,8 @@ def main() -> int:
                         help="baseline hosts as a share of the period's (1.0: every day as busy)")
     parser.add_argument("--heap", default="4g", help="the Elasticsearch node's heap (default 4g)")
     parser.add_argument("--keep-node", action="store_true", help="leave the node running afterwards")
+    parser.add_argument("--build", choices=("wheel", "sources", "both"), default="both",
+                        help="the log tree's nights with the wheel, the sources, or the wheel then the sources' second night")
     parser.add_argument("--cold", action="store_true",
                         help="the worst case: restart the node and drop the OS page cache (as root) before the run")
     args = parser.parse_args()
@@ -200,7 +204,15 @@ def main() -> int:
             if not args.keep_node:
                 node.stop()
     if args.source in ("local", "both"):
-        _local_nights(tree, window)
+        with tempfile.TemporaryDirectory() as scratch:
+            builds = []
+            if args.build in ("wheel", "both"):
+                from parse import wheel_osla  # benchmarks/parse.py
+                osla, how = wheel_osla(Path(scratch))
+                builds.append((f"the wheel ({how})", osla))
+            if args.build in ("sources", "both"):
+                builds.append(("the sources", OSLA))
+            _local_nights(tree, window, builds)
     ten_years = ["--since", "2005-11-01", "--until", "2015-10-30", "--no-state", "--json"]
     with tempfile.TemporaryDirectory() as scratch:
         wall, report, peak = measured([OSLA, "report", str(ROOT / "samples" / "live-migration"), *ten_years,
@@ -211,23 +223,30 @@ def main() -> int:
     return 0
 
 
-def _local_nights(tree: Path, window: list[str]) -> None:
+def _local_nights(tree: Path, window: list[str], builds: list[tuple[str, str]]) -> None:
     """The log tree three ways, side by side in one run: every baseline day re-read from the
     files (no state store), the first night (an empty store, filled by the run), and the second
-    night (the store holds the baseline: only the period is parsed)."""
+    night (the store holds the baseline: only the period is parsed), with the first build; the
+    second night again with each other build (the same store: one osla version)."""
     with tempfile.TemporaryDirectory() as scratch:
         state = str(Path(scratch) / "state")
-        runs = [("full re-read (--no-state)", ["--no-state"]), ("first night (empty state store)", ["--state", state]),
-                ("second night (baseline from the store)", ["--state", state])]
-        walls = {}
-        for name, extra in runs:
-            wall, report, peak = measured([OSLA, "report", str(tree)] + window + extra)
-            walls[name] = wall
+        (first_build, osla), others = builds[0], builds[1:]
+        runs = [(f"full re-read (--no-state), {first_build}", osla, ["--no-state"]),
+                (f"first night (empty state store), {first_build}", osla, ["--state", state]),
+                (f"second night (baseline from the store), {first_build}", osla, ["--state", state])]
+        runs += [(f"second night (baseline from the store), {name}", other, ["--state", state])
+                 for name, other in others]
+        walls = []
+        for name, command, extra in runs:
+            wall, report, peak = measured([command, "report", str(tree)] + window + extra)
+            walls.append(wall)
             _summary(f"report from the log tree, {name}", wall, report, peak)
         store = Path(state) / "report-state.sqlite3"
-        full, first, second = walls.values()
+        full, first, second = walls[:3]
         print(f"  first night / full re-read: {first / full:.2f}; second night / full re-read: {second / full:.2f} "
               f"(target: second night < 60 s); state store {store.stat().st_size / 2**20:.1f} MiB")
+        for (name, _), wall in zip(others, walls[3:]):
+            print(f"  second night, {name} / {first_build}: {wall / second:.2f}")
 
 
 if __name__ == "__main__":

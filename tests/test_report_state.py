@@ -15,9 +15,11 @@ from corpus import CORPUS
 from osloganalyze.cli import main
 from osloganalyze.parse import Stats, discover_into
 from osloganalyze.report.analyze import chart_bucket
-from osloganalyze.report.period import Period
-from osloganalyze.report.store import FILE_NAME, Store
+from osloganalyze.report.local import collect
+from osloganalyze.report.period import HOUR, Period, bucket
+from osloganalyze.report.store import FILE_NAME, Store, hours_between
 from osloganalyze.report.tally import HourCounts, SignatureStat
+from osloganalyze.rules.model import load_rules
 
 UFORIA = CORPUS / "uforia-OpenStackForensics"
 APRIL_17 = ["--since", "2014-04-17", "--until", "2014-04-18", "--baseline", "7d"]
@@ -40,18 +42,34 @@ def stored_hours(state):
         return db.execute("SELECT count(*), count(DISTINCT file) FROM hours").fetchone()
 
 
+def stored_ends(state):
+    with sqlite3.connect(state / FILE_NAME) as db:
+        return {file: (first, last) for file, first, last in db.execute("SELECT file, first, last FROM ends")}
+
+
+def hours_within(ends, since, until):
+    """The hours of [since, until) that a file with these ends may hold events in."""
+    return {hour for hour in hours_between(since, until) if bucket(ends[0], HOUR) <= hour <= ends[1]}
+
+
 def test_the_second_night_takes_its_baseline_from_the_store_and_gives_the_same_report(tmp_path):
     state = tmp_path / "state"
     files, _ = report(UFORIA, APRIL_17, "--no-state")
     first, _ = report(UFORIA, APRIL_17, "--state", state)
     rows, known = stored_hours(state)
-    assert known >= 10 and rows == known * 8 * 24  # the 7-day baseline and the day, every hour of each file
+    ends = stored_ends(state)
+    assert known >= 10 and len(ends) >= known
+    # every hour of the 7-day baseline and the day that may hold a file's events, and no other
     period = Period("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z", "2014-04-10T00:00:00.000Z")
+    assert rows == sum(len(hours_within(e, period.baseline_start, period.end)) for e in ends.values()) > known
     plan_of = Store(state).planner(period)
     plans = {f.path: plan_of(f) for f in discover_into(Stats(), [str(UFORIA)])}
-    assert all(len(p.stored) == 7 * 24 and p.parse == [("2014-04-17T00:00:00.000Z", "2014-04-18T00:00:00.000Z")]
-               for p in plans.values() if p.key)
-    assert len({id(p.stored) for p in plans.values() if p.key}) == 1  # one set for files with the same hours
+    for plan in (p for p in plans.values() if p.key):
+        assert plan.ends == ends[plan.key]
+        assert plan.stored == hours_within(plan.ends, period.baseline_start, period.start)
+        in_period = bool(hours_within(plan.ends, period.start, period.end))
+        assert plan.parse == ([(period.start, period.end)] if in_period else [])
+    assert len({id(p.stored) for p in plans.values() if p.key}) == len({p.stored for p in plans.values() if p.key})
     second, _ = report(UFORIA, APRIL_17, "--state", state)
     assert comparable(first) == comparable(files) == comparable(second)
     assert files["new_signatures"] and files["spikes"] and files["tracebacks"]
@@ -85,6 +103,38 @@ def test_rotation_and_compression_between_two_nights_count_nothing_twice(tmp_pat
     third, _ = report(tmp_path / "node", APRIL_21, "--state", state)
     assert comparable(third) == comparable(second)
     assert second["baseline"]["days_with_logs"] and second["new_signatures"] is not None
+
+
+def test_a_second_night_opens_no_rotation_that_ends_before_the_period(tmp_path):
+    """logrotate's daily rotations (.1, then .2.gz ...) hold no event of a new night: the store
+    knows their ends, and the .gz sizes its content in its last four bytes, so neither is read
+    again, while the report stays the one the files give."""
+    tree = tmp_path / "node" / "var/log/nova"
+    tree.mkdir(parents=True)
+    state = tmp_path / "state"
+    older, live = _split_by_day(UFORIA / "var/log/nova/nova-api.log", "2014-04-22")
+    oldest, yesterday = _split_by_day(UFORIA / "var/log/nova/nova-api.log", "2014-04-21")
+    with gzip.open(tree / "nova-api.log.2.gz", "wt") as packed:
+        packed.write(oldest)
+    (tree / "nova-api.log.1").write_text(older[len(oldest):])
+    (tree / "nova-api.log").write_text(live)
+    period = Period("2014-04-22T00:00:00.000Z", "2014-04-23T00:00:00.000Z", "2014-04-15T00:00:00.000Z")
+    rules = load_rules()
+    nights = [collect([str(tmp_path / "node")], period, rules, store=Store(state), workers=1) for _ in range(2)]
+    assert [stats.files for _, _, stats in nights] == [3, 1]  # the second night reads the live file only
+    assert nights[1][0].events == nights[0][0].events > 0
+    again, _ = report(tmp_path / "node", ["--since", "2014-04-22", "--until", "2014-04-23", "--baseline", "7d"],
+                      "--state", state)
+    assert comparable(again) == comparable(report(tmp_path / "node", ["--since", "2014-04-22", "--until",
+                                                                      "2014-04-23", "--baseline", "7d"],
+                                                  "--no-state")[0])
+    with sqlite3.connect(state / FILE_NAME) as db:
+        assert db.execute("SELECT count(*) FROM ends").fetchone()[0] == 3
+    # a .gz still being written (its trailer not there yet) is read whole, its hours not stored
+    data = (tree / "nova-api.log.2.gz").read_bytes()
+    (tree / "nova-api.log.2.gz").write_bytes(data[:len(data) // 2])
+    torn = collect([str(tmp_path / "node")], period, rules, store=Store(state), workers=1)
+    assert torn[2].errors and torn[2].files == 2
 
 
 def test_a_store_from_another_version_or_unreadable_is_rebuilt_with_a_note(tmp_path):

@@ -210,6 +210,58 @@ def test_python_predicates(block, event, expected):
     assert compile_predicate(parse_match(block))(event) is expected
 
 
+_PIECES = sorted({text for rule in RULES for text in re.findall(r"[A-Za-z][\w .:'\"()\[\]-]{3,40}", str(rule.match))})
+
+
+@given(texts=st.sets(st.text(alphabet="abF( .[]'\\x*", min_size=1, max_size=6), min_size=1, max_size=12),
+       subject=st.text(alphabet="abF( .[]'\\x*yz", max_size=40))
+def test_the_search_for_any_of_many_texts_finds_exactly_them(texts, subject):
+    """The texts a field's conditions look for are searched for at once, each from its rarest
+    character (a look-behind for the characters before it): found exactly when one is in it."""
+    from osloganalyze.rules.to_python import _any_of
+
+    assert (_any_of(texts).search(subject) is not None) == any(text in subject for text in texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.integers(0, 3)), max_size=4),
+       st.sampled_from([None, "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+       st.sampled_from([None, 200, 401, 500, 503]), st.sampled_from([None, "oslo_messaging.MessagingTimeout",
+                                                                    "KeyError", "libvirt.libvirtError"]),
+       st.booleans(), st.sampled_from(["nova-compute", "keystone", "neutron-server", "cinder-volume"]))
+def test_the_one_generated_matcher_agrees_with_each_rule_alone(pieces, level, status, error_type, stack, service):
+    """All rules are tested by one generated function, under shared gates; on events made of
+    the rules' own texts (whole or cut), it finds what each rule's own predicate finds."""
+    message = " ".join(text[cut:] if cut < 2 else text[:-cut] for text, cut in pieces)
+    event = {"message": message, "service.name": service, "log.logger": "nova.compute.manager"}
+    for name, value in (("log.level", level), ("http.response.status_code", status), ("error.type", error_type)):
+        if value is not None:
+            event[name] = value
+    if stack:
+        event["error.stack_trace"] = "Traceback (most recent call last):\n" + message
+        event["error.message"] = message[::-1] if len(pieces) > 2 else message
+    alone = [rule.id for rule, alone in zip(RULES, PREDICATES) if alone(event)]
+    assert [rule.id for rule in ENGINE.matching(event)] == alone
+
+
+ENGINE = LocalEngine(RULES)
+PREDICATES = [compile_predicate(effective_condition(rule)) for rule in RULES]
+
+
+def test_the_one_generated_matcher_agrees_with_each_rule_alone_on_the_examples():
+    from osloganalyze.rules.examples import example_events
+
+    seen = set()
+    for rule in RULES:
+        for kind, examples in (("raise", rule.raise_examples), ("not_raise", rule.not_raise_examples)):
+            for index, example in enumerate(examples):
+                for event in example_events(rule, kind, index, example):
+                    alone = [r.id for r, test in zip(RULES, PREDICATES) if test(event)]
+                    assert [r.id for r in ENGINE.matching(event)] == alone, (rule.id, kind, index)
+                    seen.update(alone)
+    assert seen == {rule.id for rule in RULES}
+
+
 def test_regex_translation_to_lucene():
     assert to_lucene("boom") == ".*(boom).*"
     assert to_lucene("^Caught error: ") == "(Caught error: ).*"

@@ -118,6 +118,34 @@ def test_compiled_parser_gives_the_pure_parsers_events(installed, tmp_path):
 
 
 @pytest.mark.slow
+def test_compiled_report_gives_the_pure_report(installed, tmp_path):
+    """The report's counting, the rule engine and the state store's plans are compiled too: the
+    same report as the sources, from the files and from a store either build wrote."""
+    if not CAN_COMPILE:
+        pytest.skip("no C compiler or Python headers here: the wheel is pure Python")
+    wheel, env_dir = installed
+    compiled = {Path(name).name.split(".")[0] for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".so")}
+    assert {"tally", "local", "engine", "findings"} <= compiled
+    window = ["--since", "2014-04-21", "--until", "2014-04-23", "--baseline", "7d", "--json"]
+    tree = str(CORPUS / "uforia-OpenStackForensics")
+
+    def report(osla: list[str], *extra) -> dict:
+        proc = subprocess.run([*osla, "report", tree, *window, *extra], cwd=tmp_path, env=CLEAN_ENV,
+                              capture_output=True, text=True)
+        assert proc.returncode == 1, proc.stderr[-500:]
+        data = json.loads(proc.stdout)
+        del data["elapsed_s"]
+        return data
+    installed_osla, sources = [str(env_dir / "bin" / "osla")], [sys.executable, "-m", "osloganalyze"]
+    files = report(sources, "--no-state")
+    assert files["findings"] and files["new_signatures"] and files["totals"]["events"] > 10_000
+    assert report(installed_osla, "--no-state") == files
+    state = str(tmp_path / "state")
+    assert report(installed_osla, "--state", state) == files  # the first night, written compiled
+    assert report(sources, "--state", state) == report(installed_osla, "--state", state) == files
+
+
+@pytest.mark.slow
 def test_pure_python_wheel_on_request(tmp_path):
     wheel = _wheel(tmp_path / "dist", OSLA_PURE_PYTHON="1")
     assert wheel.name.endswith("-py3-none-any.whl")

@@ -1,10 +1,8 @@
 """sources -> parse -> events: turn log files into schema events (see :mod:`osloganalyze.schema`)."""
 from __future__ import annotations
 
-import gzip
 import io
 import logging
-import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -50,8 +48,8 @@ def parse_file(logfile: LogFile, *, tz: str = "UTC", year: int | None = None,
         stats.errors.append(f"{logfile.path}: {exc.strerror or exc}")
         return
     try:
-        yield from _events(_until_read_error(read_lines(handle, on_cut=_counter(stats)), logfile.path, stats), logfile,
-                           TimeConverter(tz, year), stats)
+        lines = read_lines(handle, on_cut=_counter(stats), on_error=_read_error(logfile.path, stats))
+        yield from _events(lines, logfile, TimeConverter(tz, year), stats)
     finally:
         if logfile.path != "-":
             handle.close()
@@ -67,8 +65,8 @@ def parse_range(logfile: LogFile, start: int, end: int | None, *, tz: str = "UTC
         mtime = logfile.mtime()
         year = datetime.fromtimestamp(mtime, UTC).year if mtime else None
     with logfile.open_range(start, end) as handle:
-        lines = ((offset + start, lineno, text) for offset, lineno, text in read_lines(handle, on_cut=_counter(stats)))
-        yield from _events(_until_read_error(lines, logfile.path, stats), logfile, TimeConverter(tz, year), stats)
+        lines = read_lines(handle, on_cut=_counter(stats), start=start, on_error=_read_error(logfile.path, stats))
+        yield from _events(lines, logfile, TimeConverter(tz, year), stats)
 
 
 def _counter(stats: Stats):
@@ -77,13 +75,12 @@ def _counter(stats: Stats):
     return cut
 
 
-def _until_read_error(lines: Iterator[tuple[int, int, str]], path: str, stats: Stats):
-    """The lines, ending (with the error recorded) where the file cannot be read further,
-    so the events read up to there are still completed and emitted."""
-    try:
-        yield from lines
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+def _read_error(path: str, stats: Stats):
+    """Where a file cannot be read further: the error is recorded, and the events read up to
+    there are still completed and emitted."""
+    def failed(exc: BaseException) -> None:
         stats.errors.append(f"{path}: read failed: {exc}")
+    return failed
 
 
 def parse_text(text: str, *, path: str = "<text>", host: str | None = None, service: str | None = None,

@@ -12,10 +12,10 @@ from ..rules.findings import Collector
 from ..rules.to_python import compile_matcher
 from ..sources.local import LogFile, file_size
 from ..sources.pool import PARSE_PARALLEL_BYTES, over_files
-from ..sources.seek import byte_span
+from ..sources.seek import byte_spans
 from . import analyze
 from .period import HOUR, Period, bucket
-from .store import Store
+from .store import FilePlan, Store
 from .tally import HourRecorder, Observer, Tally, keystone_rules
 
 
@@ -36,23 +36,51 @@ def spike_examples(tally: Tally, spikes: list[dict]) -> dict:
     return found
 
 
-def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year: int | None, stats: Stats):
+def _file_events(logfile: LogFile, ranges: list[tuple[str, str]], tz: str, year: int | None, stats: Stats,
+                 plan: FilePlan | None = None):
     """The events of the parts of a file that may hold events in ``ranges`` (a compressed file,
-    or one that cannot be seeked by time: all of it)."""
-    spans = [byte_span(logfile.path, since, until, tz) for since, until in ranges] if logfile.path != "-" else [None]
-    if any(span is None for span in spans):
-        yield from parse_file(logfile, tz=tz, year=year, stats=stats)
+    or one that cannot be seeked by time: all of it). The file's ends go into ``plan.learned``:
+    its first and last events' stamps when it is read whole, else the stamps at its ends."""
+    if not ranges:
+        return
+    spans, ends = byte_spans(logfile.path, ranges, tz) if logfile.path != "-" else (None, (None, None))
+    if spans is None:
+        yield from _with_ends(parse_file(logfile, tz=tz, year=year, stats=stats), plan)
         return
     merged: list[list[int]] = []
-    for start, end in sorted(span for span in spans if span is not None and span[1] > span[0]):
+    for start, end in sorted(span for span in spans if span[1] > span[0]):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
     if merged:
         stats.files += 1
+    if plan is not None and merged == [[0, file_size(logfile.path)]] and None in ends:
+        # read whole, where its ends have no stamps to tell (long untimed lines at either end)
+        yield from _with_ends(parse_range(logfile, 0, None, tz=tz, year=year, stats=stats), plan)
+        return
+    if plan is not None and ends[0] is not None and ends[1] is not None:
+        plan.learned = ends  # type: ignore[assignment]
     for start, end in merged:
         yield from parse_range(logfile, start, end, tz=tz, year=year, stats=stats)
+
+
+def _with_ends(events, plan: FilePlan | None):
+    """The events of a whole file; their earliest and latest stamps go into ``plan.learned``."""
+    if plan is None:
+        yield from events
+        return
+    first = last = None
+    for event in events:
+        stamp = event.get(schema.TIMESTAMP)
+        if stamp:
+            if first is None or stamp < first:
+                first = stamp
+            if last is None or stamp > last:
+                last = stamp
+        yield event
+    if first is not None and last is not None:
+        plan.learned = (first, last)
 
 
 def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | None, stats: Stats, tally: Tally,
@@ -63,27 +91,30 @@ def _events(logfiles: Iterable[LogFile], period: Period, tz: str, year: int | No
     are written to it."""
     whole = [(period.baseline_start, period.end)]
     observer = Observer(tally, keystone_match, counted=False)
-    plan_of = store.planner(period) if store is not None else None
+    plan_of = store.planner(period, tz) if store is not None else None
     for logfile in logfiles:
         plan = plan_of(logfile) if plan_of is not None else None
         if plan is not None and store is not None:
             store.add_stored(plan, period, tally)
         recorder = HourRecorder(keystone_match)
-        for event in _file_events(logfile, plan.parse if plan is not None else whole, tz, year, stats):
+        stored = plan.stored if plan is not None else frozenset()
+        errors = len(stats.errors)
+        for event in _file_events(logfile, plan.parse if plan is not None else whole, tz, year, stats, plan):
             stamp = event.get(schema.TIMESTAMP)
             where = period.where(stamp)
             if where is None:
                 continue
             hour = bucket(stamp, HOUR)
-            if plan is not None and hour in plan.stored:
+            if hour in stored:
                 continue  # counted by the store
             recorder.record(event, stamp, hour)
             if where == "period":
                 observer.period_event(event, stamp)
                 yield event
         recorder.add_into(tally)
-        if plan is not None and plan.key is not None and store is not None:
-            store.save_file(plan.key, plan.parse, plan.save_until, recorder.hours)
+        if plan is not None and store is not None and len(stats.errors) == errors:
+            # a file read only in part (a .gz still being written) is read again the next night
+            store.save_file(plan, recorder.hours)
 
 
 def _share(logfiles, period, rules, tz, year, progress=None, store=None) -> tuple[Tally, Collector, Stats]:

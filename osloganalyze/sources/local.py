@@ -19,6 +19,7 @@ from typing import IO, Protocol, cast, overload
 
 from ..errors import OslaError
 from .naming import base_name, host_for_path, service_for_path
+from .seek import READ_ERRORS
 
 STDIN = "-"
 _LOG_NAME = re.compile(
@@ -78,7 +79,8 @@ class _Range:
                 return data[:newline + 1]
         return data
 
-    read = read1
+    def read(self, size: int) -> bytes:  # not ``read = read1``: mypyc compiles this class
+        return self.read1(size)
 
     def __enter__(self) -> _Range:
         return self
@@ -263,22 +265,31 @@ CUT_MARK = " \u2026 [osla: line cut at 1 MiB, {skipped:,} more bytes not read]"
 
 
 def read_lines(handle: ByteReader, chunk_size: int = 1 << 20,
-               on_cut: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, int, str]]:
+               on_cut: Callable[[int, int], None] | None = None, start: int = 0,
+               on_error: Callable[[BaseException], None] | None = None) -> Iterator[tuple[int, int, str]]:
     """(byte offset, line number, text) for each line; splits on '\\n' only, any bytes accepted.
 
     Reads 1 MiB at a time; an ASCII chunk (the usual case) is decoded in one call, others line
-    by line, so invalid UTF-8 is replaced per line and offsets stay byte offsets. A line longer
-    than :data:`LINE_LIMIT` keeps its first LINE_LIMIT bytes and :data:`CUT_MARK`; the rest is
-    skipped as it is read (time and memory stay linear) and ``on_cut(offset, bytes skipped)``
-    is told."""
-    offset = 0
+    by line, so invalid UTF-8 is replaced per line and offsets stay byte offsets (counted from
+    ``start``: where the handle was opened). A line longer than :data:`LINE_LIMIT` keeps its
+    first LINE_LIMIT bytes and :data:`CUT_MARK`; the rest is skipped as it is read (time and
+    memory stay linear) and ``on_cut(offset, bytes skipped)`` is told. With ``on_error``, a
+    read that fails (:data:`~.seek.READ_ERRORS`: a truncated .gz) ends the lines there, and is told;
+    without, it raises."""
+    offset = start
     lineno = 0
     parts: list[bytes] = []  # a line begun in earlier chunks
     kept = 0  # bytes in parts
     skipped = 0  # bytes of that line past LINE_LIMIT
     read = getattr(handle, "read1", handle.read)  # read1: one underlying read, so data before a
     while True:                                    # corrupt part of a .gz is returned before the error
-        chunk = read(chunk_size)
+        try:
+            chunk = read(chunk_size)
+        except READ_ERRORS as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            return  # the line the error cut is not given
         if not chunk:
             break
         if parts:

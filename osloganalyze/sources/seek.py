@@ -93,16 +93,25 @@ class FileEnds:
         return low
 
 
-def byte_span(path: str, since: str, until: str, tz: str = "UTC") -> tuple[int, int] | None:
-    """Bytes of an uncompressed file that may hold events stamped in [since, until) (event
-    stamps, UTC): (0, 0) for none, None when the file cannot be seeked by time (read it all)."""
+def byte_spans(path: str, ranges: list[tuple[str, str]], tz: str = "UTC") -> tuple[list[tuple[int, int]] | None, Ends]:
+    """The bytes of an uncompressed file that may hold events stamped in each [since, until)
+    range (event stamps, UTC; (0, 0) for none), and the file's ends as UTC event stamps ((None,
+    None) when it has no oslo stamps). None for the spans when the file cannot be seeked by
+    time (read it all)."""
     if compressed(path):
-        return None
-    from ..times import local_time, zone  # here: the triage's early fork imports this module
+        return None, (None, None)
+    from ..times import from_local, local_time, zone  # here: the triage's early fork imports this module
 
     local = zone(tz)
+    ends = FileEnds()
     with open(path, "rb") as handle:
-        return FileEnds().time_span(handle, handle.seek(0, 2), local_time(since, local), local_time(until, local))
+        size = handle.seek(0, 2)
+        spans = [ends.time_span(handle, size, local_time(since, local), local_time(until, local))
+                 for since, until in ranges]
+        first, last = ends.of(handle, size)
+    if any(span is None for span in spans):
+        return None, (None, None)
+    return spans, (from_local(first, local), from_local(last, local))  # type: ignore[return-value]
 
 
 def line_start(path: str, position: int) -> int:
